@@ -1,0 +1,1 @@
+import shared  # noqa: F401  (first, so TensorFlow starts quietly)

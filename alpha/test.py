@@ -1,0 +1,11 @@
+"""Colorize with the alpha tier (by default the one image it was trained on).
+
+    python alpha/test.py [--model PATH] [--input FILE_OR_DIR] [--output DIR]
+"""
+
+from shared import cli, colorize
+
+DEFAULT_INPUT = cli.DATASETS / "alpha" / "picos_de_europa.jpg"
+
+if __name__ == "__main__":
+    cli.run(lambda argv: colorize.run_test("alpha", DEFAULT_INPUT, argv))

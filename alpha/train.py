@@ -1,0 +1,45 @@
+"""Train the alpha tier on one image, then colorize that same image and show the gain.
+
+    python alpha/train.py                       # datasets/alpha/picos_de_europa.jpg, 1000 epochs
+    python alpha/train.py --image my.jpg --epochs 300
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+from alpha.model import build_model
+from shared import cli, colorize, data, lab, training
+
+DEFAULT_IMAGE = cli.DATASETS / "alpha" / "picos_de_europa.jpg"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Train the alpha tier on one image and colorize it.")
+    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE, help="the one training image (default: %(default)s)")
+    parser.add_argument("--epochs", type=cli.positive_int, default=1000, help="(default: %(default)s)")
+    parser.add_argument("--learning-rate", type=cli.positive_float, default=1e-3, help="(default: %(default)s)")
+    parser.add_argument("--model-out", type=Path, default=cli.MODELS / "alpha.keras", help="(default: %(default)s)")
+    parser.add_argument("--output", type=Path, default=cli.RESULTS / "alpha", help="(default: %(default)s)")
+    parser.add_argument("--resume", action="store_true", help="continue the last interrupted training")
+    args = parser.parse_args(argv)
+
+    model = build_model(args.learning_rate)
+    min_side = colorize.total_stride(model)
+    paths = data.list_images(args.image, min_side=min_side)
+    if len(paths) != 1:
+        raise data.InputError(f"alpha trains on one image; {args.image} holds {len(paths)}")
+    l_norm, ab_norm = lab.split_lab(lab.rgb_to_lab(data.read_rgb(paths[0])))
+    x = colorize.pad_to_multiple(l_norm, min_side)[None]  # (1, H, W, 1), L/100
+    y = colorize.pad_to_multiple(ab_norm, min_side)[None]  # (1, H, W, 2), ab/128
+
+    start = time.perf_counter()
+    training.fit(model, (x, y), epochs=args.epochs, model_path=args.model_out, resume=args.resume)
+    print(f"trained {args.epochs} epochs in {time.perf_counter() - start:.1f} s; model at {args.model_out}")
+    return colorize.run_test(
+        "alpha", DEFAULT_IMAGE, ["--model", str(args.model_out), "--input", str(paths[0]), "--output", str(args.output)]
+    )
+
+
+if __name__ == "__main__":
+    cli.run(main)

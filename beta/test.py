@@ -1,0 +1,11 @@
+"""Colorize photos the beta tier never saw, at each photo's own size, and measure them.
+
+    python beta/test.py [--model PATH] [--input FILE_OR_DIR] [--output DIR]
+"""
+
+from shared import cli, colorize
+
+DEFAULT_INPUT = cli.DATASETS / "landscapes" / "test"
+
+if __name__ == "__main__":
+    cli.run(lambda argv: colorize.run_test("beta", DEFAULT_INPUT, argv))

@@ -1,0 +1,17 @@
+"""Train the beta tier on a folder of photos, with augmentation.
+
+    python beta/train.py --epochs 1000        # datasets/landscapes/train; Ctrl-C, then --resume
+"""
+
+from beta.model import build_model
+from shared import cli, training
+
+
+def main(argv=None):
+    parser = training.build_train_parser("beta", "Train the beta tier (encoder-decoder) on a folder of photos.")
+    training.train_on_folder(parser.parse_args(argv), build_model)
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,59 @@
+"""What every command-line script shares: paths, flags, and turning errors into messages."""
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATASETS = REPO_ROOT / "datasets"
+MODELS = REPO_ROOT / "models"
+RESULTS = REPO_ROOT / "results"
+TIERS = ("alpha", "beta", "full_version")
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def model_path(model):
+    """A tier name (`beta`) means models/<tier>.keras; anything else is a path."""
+    return MODELS / f"{model}.keras" if model in TIERS else Path(model)
+
+
+def train_command(model):
+    """The command that trains a tier's model, for error messages."""
+    tier = model if model in TIERS else Path(model).stem
+    return f"python {tier}/train.py" if tier in TIERS else "python <tier>/train.py --model-out PATH"
+
+
+def _format_warning(message, category, filename, lineno, line=None):
+    return f"warning: {message}\n"
+
+
+def run(main, argv=None):
+    """Run a script's main(argv): user errors and Ctrl-C become one line and an exit code."""
+    from shared.data import InputError
+
+    warnings.formatwarning = _format_warning
+    try:
+        code = main(argv)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code or 0)

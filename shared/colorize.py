@@ -1,0 +1,210 @@
+"""Applying a trained model: L in, ab out, at any image size; and the test.py every tier shares.
+
+A model with a fixed input size (beta, full_version: 256x256) sees L resized to
+that size; its ab is upsampled back to the image's size and merged with the
+image's own full-resolution L. A fully-convolutional model (alpha) sees L at
+full size, padded to a multiple of its total stride.
+"""
+
+import argparse
+import csv
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from shared import cli, lab, metrics
+from shared.data import InputError, list_images, read_rgb
+
+FIGURE_ROWS = 16  # at most this many images in the comparison figure
+THUMBNAIL_SIDE = 256  # px, the figure's images
+
+
+def total_stride(model):
+    """How much the network downsamples: the product of its convolutions' strides."""
+    stride = 1
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.Conv2D):
+            stride *= layer.strides[0]
+    return stride
+
+
+def pad_to_multiple(image, multiple):
+    """Mirror-pad an HxW[xC] image at the bottom and right so both sides divide by `multiple`."""
+    pad_h, pad_w = (-image.shape[0]) % multiple, (-image.shape[1]) % multiple
+    return np.pad(image, ((0, pad_h), (0, pad_w)) + ((0, 0),) * (image.ndim - 2), mode="symmetric")
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
+class Colorizer:
+    """Wraps a trained Keras model: `predict_ab` maps L images to ab at their own sizes."""
+
+    def __init__(self, model, batch_size=8):
+        self.model, self.batch_size = model, batch_size
+        height, width = model.inputs[0].shape[1:3]
+        self.working_size = (height, width) if height and width else None  # None: fully convolutional
+        self.min_side = total_stride(model)
+
+    def check_size(self, height, width, name="image"):
+        if min(height, width) < self.min_side:
+            raise InputError(
+                f"{name} is {width}x{height} px; this model needs at least {self.min_side}x{self.min_side}"
+            )
+
+    def network_inputs(self, l_norm):
+        """The model's inputs for a batch of l_norm (N, h, w, 1); full_version adds its global features."""
+        return l_norm
+
+    def predict_ab(self, l_channels):
+        """L images (each HxW, L in [0, 100]) -> ab_norm images (each HxWx2, in [-1, 1])."""
+        results = [None] * len(l_channels)
+        for indices, batch in self._batches(l_channels):
+            ab_batch = np.asarray(self.model.predict_on_batch(self.network_inputs(batch)))
+            for i, ab_norm in zip(indices, ab_batch):
+                height, width = l_channels[i].shape
+                if self.working_size is None:
+                    results[i] = ab_norm[:height, :width]
+                else:
+                    results[i] = cv2.resize(ab_norm, (width, height), interpolation=cv2.INTER_LINEAR)
+        return results
+
+    def _batches(self, l_channels):
+        """(indices, l_norm batch) groups: same-size images together, at most batch_size each."""
+        groups = {}
+        for i, l_channel in enumerate(l_channels):
+            self.check_size(*l_channel.shape)
+            groups.setdefault(l_channel.shape, []).append(i)
+        for indices in groups.values():
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start : start + self.batch_size]
+                batch = np.stack([self._prepare(l_channels[i]) for i in chunk])
+                yield chunk, batch
+
+    def _prepare(self, l_channel):
+        l_norm = np.asarray(l_channel, np.float32) / lab.L_SCALE
+        if self.working_size is None:
+            l_norm = pad_to_multiple(l_norm, self.min_side)
+        else:
+            height, width = self.working_size
+            shrink = height < l_norm.shape[0] or width < l_norm.shape[1]
+            interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+            l_norm = cv2.resize(l_norm, (width, height), interpolation=interpolation)
+        return l_norm[..., None]
+
+    def colorize(self, rgb_images):
+        """Colour or grayscale RGB images -> colorized uint8 RGB; only their lightness is used."""
+        l_channels = [lab.rgb_to_l(rgb) for rgb in rgb_images]
+        return [lab.merge_l_ab(l, ab) for l, ab in zip(l_channels, self.predict_ab(l_channels))]
+
+
+def load_model(model):
+    """A tier name or a .keras path -> the Keras model, or an InputError naming the train command."""
+    path = cli.model_path(model)
+    if not path.exists():
+        raise InputError(f"no trained model at {path}: train one with `{cli.train_command(model)}`")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as error:
+        raise InputError(f"cannot load {path} as a Keras model ({error})") from error
+
+
+def load_colorizer(model, batch_size=8):
+    return Colorizer(load_model(model), batch_size=batch_size)
+
+
+def save_png(rgb, path):
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb).save(path)
+
+
+def _thumbnail(rgb):
+    height, width = rgb.shape[:2]
+    scale = THUMBNAIL_SIDE / max(height, width)
+    return cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+
+
+def comparison_figure(rows, path, columns=("grayscale input", "colorized", "original")):
+    """A grid: one row of images per entry of `rows`, titled by `columns`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(3 * len(columns), 2.6 * len(rows)), squeeze=False)
+    for r, (name, images) in enumerate(rows):
+        for c, image in enumerate(images):
+            axes[r, c].imshow(image)
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+            if r == 0:
+                axes[r, c].set_title(columns[c])
+        axes[r, 0].set_ylabel(name, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def build_test_parser(tier, default_input):
+    parser = argparse.ArgumentParser(
+        description=f"Colorize images with the {tier} tier and measure the result against the originals."
+    )
+    parser.add_argument("--model", default=tier, help=f"tier name or .keras path (default: models/{tier}.keras)")
+    parser.add_argument("--input", type=Path, default=default_input, help="image file or folder (default: %(default)s)")
+    parser.add_argument("--output", type=Path, default=cli.RESULTS / tier, help="folder for results (default: %(default)s)")
+    parser.add_argument("--batch-size", type=cli.positive_int, default=8)
+    return parser
+
+
+def run_test(tier, default_input, argv=None, colorizer=None):
+    """The common test.py: for each input image write <output>/<stem>.png at its own size, then
+    a comparison figure and metrics.csv, and print PSNR, SSIM and colorfulness."""
+    args = build_test_parser(tier, default_input).parse_args(argv)
+    colorizer = colorizer or load_colorizer(args.model, args.batch_size)
+    paths = list_images(args.input, min_side=colorizer.min_side)
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot write to {args.output} ({error})") from error
+
+    rows, figure_rows = [], []
+    with tqdm(total=len(paths), unit="image", dynamic_ncols=True) as bar:
+        for start in range(0, len(paths), args.batch_size):
+            chunk = paths[start : start + args.batch_size]
+            originals = [read_rgb(p) for p in chunk]
+            for path, original, result in zip(chunk, originals, colorizer.colorize(originals)):
+                save_png(result, args.output / f"{path.stem}.png")
+                gray = lab.gray_rgb(original)
+                row = {"image": path.name, **metrics.image_metrics(result, original), "psnr_grayscale": metrics.psnr(gray, original)}
+                rows.append(row)
+                bar.write(
+                    f"{path.name:32s} PSNR {row['psnr']:6.2f} dB (grayscale {row['psnr_grayscale']:6.2f})"
+                    f"  SSIM {row['ssim']:.3f}  colorfulness {row['colorfulness']:5.1f}"
+                    f" (original {row['colorfulness_original']:5.1f})"
+                )
+                if len(figure_rows) < FIGURE_ROWS:
+                    figure_rows.append((path.stem, [_thumbnail(x) for x in (gray, result, original)]))
+                bar.update(1)
+
+    with open(args.output / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(rows)
+    comparison_figure(figure_rows, args.output / "comparison.png")
+
+    mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0] if key != "image"}
+    print(
+        f"mean over {len(rows)} images: PSNR {mean['psnr']:.2f} dB (grayscale {mean['psnr_grayscale']:.2f} dB, "
+        f"gain {mean['psnr'] - mean['psnr_grayscale']:+.2f} dB), SSIM {mean['ssim']:.3f}, "
+        f"colorfulness {mean['colorfulness']:.1f} (originals {mean['colorfulness_original']:.1f})"
+    )
+    print(f"wrote {len(rows)} images, comparison.png and metrics.csv to {args.output}")
+    return 0

@@ -1,0 +1,97 @@
+"""Every colour conversion in the project lives here.
+
+The networks work in CIE Lab (D65 white, sRGB primaries, as scikit-image's
+`rgb2lab`). They see the lightness and predict the two chroma channels:
+
+    network input   l_norm  = L / 100      # L in [0, 100]   -> [0, 1]
+    network target  ab_norm = ab / 128     # ab in [-128, 127] -> [-1, 1], a tanh covers it
+
+Two implementations of RGB -> Lab exist: NumPy (scikit-image) for files and
+video frames, and TensorFlow for the `tf.data` input pipeline, tested to agree.
+"""
+
+import warnings
+
+import numpy as np
+from skimage import color
+
+L_SCALE = 100.0  # L in [0, 100]
+AB_SCALE = 128.0  # a, b in about [-128, 127]
+
+
+def to_float_rgb(rgb):
+    """uint8 [0, 255] or float [0, 1] RGB -> float64 [0, 1]."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[-1] != 3:
+        raise ValueError(f"expected an HxWx3 RGB image, got shape {rgb.shape}")
+    if rgb.dtype == np.uint8:
+        return rgb.astype(np.float64) / 255.0
+    return np.clip(rgb.astype(np.float64), 0.0, 1.0)
+
+
+def rgb_to_lab(rgb):
+    """RGB (uint8 or float in [0, 1]) -> Lab float32, L in [0, 100], ab in about [-128, 127]."""
+    return color.rgb2lab(to_float_rgb(rgb)).astype(np.float32)
+
+
+def lab_to_rgb(lab):
+    """Lab -> uint8 RGB, clipped to the sRGB gamut without warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # out-of-gamut colours are clipped below
+        rgb = color.lab2rgb(np.asarray(lab, dtype=np.float64))
+    return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+
+
+def rgb_to_l(rgb):
+    """The lightness channel only, float32 HxW, L in [0, 100]: the grayscale the networks see."""
+    return rgb_to_lab(rgb)[..., 0]
+
+
+def split_lab(lab):
+    """Lab -> (l_norm HxWx1 = L/100, ab_norm HxWx2 = ab/128), float32."""
+    lab = np.asarray(lab, dtype=np.float32)
+    return lab[..., :1] / L_SCALE, lab[..., 1:] / AB_SCALE
+
+
+def merge_l_ab(l_channel, ab_norm):
+    """L (HxW or HxWx1, in [0, 100]) + predicted ab_norm (HxWx2, in [-1, 1]) -> uint8 RGB."""
+    l_channel = np.asarray(l_channel, dtype=np.float32)
+    if l_channel.ndim == 3:
+        l_channel = l_channel[..., 0]
+    ab = np.asarray(ab_norm, dtype=np.float32) * AB_SCALE
+    if ab.shape[:2] != l_channel.shape:
+        raise ValueError(f"L is {l_channel.shape} but ab is {ab.shape[:2]}")
+    return lab_to_rgb(np.concatenate([l_channel[..., None], ab], axis=-1))
+
+
+def gray_rgb(rgb):
+    """What a grayscale photo of this image looks like: its own L with ab = 0, as uint8 RGB."""
+    l_channel = rgb_to_l(rgb)
+    return merge_l_ab(l_channel, np.zeros(l_channel.shape + (2,), np.float32))
+
+
+# --- TensorFlow version for the input pipeline -------------------------------------------
+
+# sRGB (linear) -> XYZ, and the D65 reference white, as in scikit-image.
+_RGB_TO_XYZ = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
+    dtype=np.float32,
+)
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
+
+
+def rgb_to_lab_tf(rgb):
+    """TensorFlow RGB float [0, 1] (..., 3) -> Lab (..., 3); matches `rgb_to_lab` to < 0.5 units."""
+    import tensorflow as tf
+
+    rgb = tf.clip_by_value(tf.cast(rgb, tf.float32), 0.0, 1.0)
+    linear = tf.where(rgb > 0.04045, tf.pow((rgb + 0.055) / 1.055, 2.4), rgb / 12.92)
+    xyz = tf.tensordot(linear, tf.constant(_RGB_TO_XYZ.T), axes=1) / _D65_WHITE
+    f = tf.where(xyz > 0.008856, tf.pow(tf.maximum(xyz, 1e-12), 1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return tf.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+
+
+def split_lab_tf(lab):
+    """TensorFlow version of `split_lab`."""
+    return lab[..., :1] / L_SCALE, lab[..., 1:] / AB_SCALE

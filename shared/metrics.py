@@ -1,0 +1,76 @@
+"""Colorization metrics. Images are uint8 RGB HxWx3 unless said otherwise.
+
+    psnr          dB on 8-bit RGB (data range 255); identical images give PSNR_CAP (100 dB)
+    ssim          structural similarity on 8-bit RGB, channels averaged
+    colorfulness  Hasler and Suesstrunk (2003), on 0..255 RGB
+    auc           area under the cumulative ab-error curve, thresholds 0..150 (Zhang et al. 2016), percent
+    ciede2000     mean CIEDE2000 colour difference
+"""
+
+import numpy as np
+from skimage.color import deltaE_ciede2000
+from skimage.metrics import structural_similarity
+
+from shared import lab
+
+PSNR_CAP = 100.0  # dB, reported for identical images instead of infinity
+AUC_THRESHOLDS = np.arange(0, 151)  # ab error thresholds 0..150, as in Zhang et al. 2016
+
+
+def _check_pair(result, original):
+    result, original = np.asarray(result), np.asarray(original)
+    if result.shape != original.shape:
+        raise ValueError(f"images differ in shape: {result.shape} vs {original.shape}")
+    return result, original
+
+
+def psnr(result, original):
+    result, original = _check_pair(result, original)
+    mse = np.mean((result.astype(np.float64) - original.astype(np.float64)) ** 2)
+    if mse == 0:
+        return PSNR_CAP
+    return float(min(PSNR_CAP, 10.0 * np.log10(255.0**2 / mse)))
+
+
+def ssim(result, original):
+    result, original = _check_pair(result, original)
+    window = min(7, *[s if s % 2 else s - 1 for s in result.shape[:2]])  # small images need a small window
+    return float(structural_similarity(result, original, channel_axis=-1, data_range=255, win_size=window))
+
+
+def colorfulness(rgb):
+    """M = sqrt(std_rg^2 + std_yb^2) + 0.3 sqrt(mean_rg^2 + mean_yb^2), signed rg and yb."""
+    r, g, b = (np.asarray(rgb, dtype=np.float64)[..., i] for i in range(3))
+    rg = r - g
+    yb = (r + g) / 2.0 - b
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def colorfulness_gap(results, originals):
+    """|mean M(results) - mean M(originals)| over two lists of images."""
+    return abs(np.mean([colorfulness(x) for x in results]) - np.mean([colorfulness(x) for x in originals]))
+
+
+def auc(result, original):
+    """Share of pixels whose Euclidean ab error is at most t, averaged over t = 0..150, in percent."""
+    result, original = _check_pair(result, original)
+    ab_error = np.linalg.norm(lab.rgb_to_lab(result)[..., 1:] - lab.rgb_to_lab(original)[..., 1:], axis=-1)
+    shares = (ab_error.reshape(-1, 1) <= AUC_THRESHOLDS[None, :]).mean(axis=0)
+    return float(100.0 * shares.mean())
+
+
+def ciede2000(result, original):
+    result, original = _check_pair(result, original)
+    return float(np.mean(deltaE_ciede2000(lab.rgb_to_lab(original), lab.rgb_to_lab(result))))
+
+
+def image_metrics(result, original):
+    """Every per-image metric, as a dict."""
+    return {
+        "psnr": psnr(result, original),
+        "ssim": ssim(result, original),
+        "auc": auc(result, original),
+        "ciede2000": ciede2000(result, original),
+        "colorfulness": colorfulness(result),
+        "colorfulness_original": colorfulness(original),
+    }
