@@ -7,5 +7,10 @@ from shared import cli, colorize
 
 DEFAULT_INPUT = cli.DATASETS / "landscapes" / "test"
 
+
+def main(argv=None):
+    return colorize.run_test("beta", DEFAULT_INPUT, argv)
+
+
 if __name__ == "__main__":
-    cli.run(lambda argv: colorize.run_test("beta", DEFAULT_INPUT, argv))
+    cli.run(main)

@@ -1,7 +1,6 @@
 """What every command-line script shares: paths, flags, and turning errors into messages."""
 
 import argparse
-import os
 import sys
 import warnings
 from pathlib import Path

@@ -7,9 +7,12 @@ and ab stay aligned.
 """
 
 import math
+import os
 import warnings
 from pathlib import Path
 
+import cv2
+import keras
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -104,36 +107,39 @@ def _load_tf(path):
     return tf.image.convert_image_dtype(rgb, tf.float32)  # RGB in [0, 1]
 
 
-def random_affine_tf(rgb, max_rotation_deg=20.0, max_shear_rad=0.2, zoom_range=(0.8, 1.2), flip=True):
-    """Random rotation, shear, zoom and horizontal flip of one HxWx3 image, as one bilinear warp.
+def random_affine_transform(height, width, rng=np.random, max_rotation_deg=20.0, max_shear_rad=0.2,
+                            zoom_range=(0.8, 1.2), flip=True):
+    """A random rotation, shear, zoom and horizontal flip about the image centre.
 
-    Shear is up to 0.2 rad (about 11 degrees); borders are filled by reflection.
+    Returns the 8 numbers [a0, a1, a2, b0, b1, b2, 0, 0] that map an output
+    pixel (x, y) to the input pixel (a0 x + a1 y + a2, b0 x + b1 y + b2), the
+    form both TensorFlow's projective transform and OpenCV's inverse warp take.
+    Shear is up to 0.2 rad (about 11 degrees).
     """
+    angle = np.deg2rad(rng.uniform(-max_rotation_deg, max_rotation_deg))
+    shear = rng.uniform(-max_shear_rad, max_shear_rad)
+    zoom = rng.uniform(*zoom_range)
+    mirror = -1.0 if flip and rng.uniform() < 0.5 else 1.0
+    rotate = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    shear_m = np.array([[1.0, -np.sin(shear)], [0.0, np.cos(shear)]])
+    scale = np.array([[zoom * mirror, 0.0], [0.0, zoom]])
+    inverse = np.linalg.inv(rotate @ shear_m @ scale)  # forward map moves content; we need output -> input
+    center = np.array([(width - 1) / 2.0, (height - 1) / 2.0])
+    offset = center - inverse @ center
+    return np.array([*inverse[0], offset[0], *inverse[1], offset[1], 0.0, 0.0], dtype=np.float32)
+
+
+def random_affine_tf(rgb):
+    """`random_affine_transform` applied to one HxWx3 TensorFlow image, bilinear, borders reflected."""
     import tensorflow as tf
 
-    height = tf.cast(tf.shape(rgb)[0], tf.float32)
-    width = tf.cast(tf.shape(rgb)[1], tf.float32)
-    angle = tf.random.uniform([], -1.0, 1.0) * max_rotation_deg * math.pi / 180.0
-    shear = tf.random.uniform([], -max_shear_rad, max_shear_rad)
-    zoom = tf.random.uniform([], zoom_range[0], zoom_range[1])
-    mirror = tf.where(tf.random.uniform([]) < 0.5, -1.0, 1.0) if flip else tf.constant(1.0)
-
-    # Forward map (content moves by it): rotate @ shear @ zoom @ mirror.
-    cos, sin = tf.cos(angle), tf.sin(angle)
-    rotate = tf.reshape(tf.stack([cos, -sin, sin, cos]), [2, 2])
-    shear_m = tf.reshape(tf.stack([1.0, -tf.sin(shear), 0.0, tf.cos(shear)]), [2, 2])
-    scale = tf.reshape(tf.stack([zoom * mirror, 0.0, 0.0, zoom]), [2, 2])
-    inverse = tf.linalg.inv(rotate @ shear_m @ scale)  # output pixel -> input pixel
-
-    center = tf.stack([(width - 1.0) / 2.0, (height - 1.0) / 2.0])
-    offset = center - tf.linalg.matvec(inverse, center)
-    transform = tf.stack(
-        [inverse[0, 0], inverse[0, 1], offset[0], inverse[1, 0], inverse[1, 1], offset[1], 0.0, 0.0]
-    )
+    shape = tf.shape(rgb)
+    transform = tf.numpy_function(random_affine_transform, [shape[0], shape[1]], tf.float32, stateful=True)
+    transform.set_shape([8])
     warped = tf.raw_ops.ImageProjectiveTransformV3(
         images=rgb[None],
         transforms=transform[None],
-        output_shape=tf.shape(rgb)[:2],
+        output_shape=shape[:2],
         fill_value=0.0,
         interpolation="BILINEAR",
         fill_mode="REFLECT",
@@ -151,9 +157,14 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
 
     Each image is squashed to image_size x image_size (as test time does), then
     augmented if asked. Decoding and augmentation run in parallel threads and
-    are prefetched while the model trains.
+    are prefetched while the model trains. Where TensorFlow is not installed
+    (Keras on PyTorch, say, on a GPU machine) the same batches come from
+    `PhotoBatches` instead.
     """
-    import tensorflow as tf
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return PhotoBatches(paths, image_size, batch_size, augment, shuffle, seed)
 
     autotune = tf.data.AUTOTUNE
     dataset = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
@@ -166,3 +177,80 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
         dataset = dataset.map(random_affine_tf, num_parallel_calls=autotune)
     dataset = dataset.map(to_network_pair_tf, num_parallel_calls=autotune)
     return dataset.batch(batch_size).prefetch(autotune)
+
+
+class PhotoBatches(keras.utils.PyDataset):
+    """`make_dataset`'s batches made with NumPy and OpenCV in worker threads, without TensorFlow."""
+
+    def __init__(self, paths, image_size, batch_size, augment, shuffle, seed=None):
+        super().__init__(workers=os.cpu_count() or 1, use_multiprocessing=False)
+        self.paths, self.image_size, self.batch_size = list(paths), image_size, batch_size
+        self.augment, self.shuffle = augment, shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(self.paths)) if shuffle else np.arange(len(self.paths))
+
+    def __len__(self):
+        return math.ceil(len(self.paths) / self.batch_size)
+
+    def __getitem__(self, index):
+        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        pairs = [lab.split_lab(lab.rgb_to_lab(self._load(self.paths[i]))) for i in chosen]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+    def _load(self, path):
+
+        size = (self.image_size, self.image_size)
+        rgb = cv2.resize(read_rgb(path), size, interpolation=cv2.INTER_AREA)
+        if self.augment:
+            transform = random_affine_transform(*size, rng=np.random.default_rng())
+            flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+            rgb = cv2.warpAffine(rgb, transform[:6].reshape(2, 3), size, flags=flags, borderMode=cv2.BORDER_REFLECT)
+        return rgb
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self.order = self.rng.permutation(len(self.paths))
+
+
+def make_embedding_dataset(paths, embeddings, image_size=256, batch_size=8, augment=False, shuffle=False, seed=None):
+    """`make_dataset` with a global feature vector per image (full_version's ImageNet embeddings).
+
+    Yields ({"l_norm": (N, S, S, 1), "embedding": (N, D)}, ab_norm) batches;
+    row i of `embeddings` belongs to paths[i] and stays with it through shuffling.
+    """
+    embeddings = np.asarray(embeddings, np.float32)
+    if len(embeddings) != len(paths):
+        raise ValueError(f"{len(paths)} images but {len(embeddings)} embeddings")
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return EmbeddingPhotoBatches(paths, embeddings, image_size, batch_size, augment, shuffle, seed)
+
+    autotune = tf.data.AUTOTUNE
+    size = [image_size, image_size]
+
+    def load(path, embedding):
+        rgb = tf.image.resize(_load_tf(path), size, antialias=True)
+        if augment:
+            rgb = random_affine_tf(rgb)
+        l_norm, ab_norm = to_network_pair_tf(rgb)
+        return {"l_norm": l_norm, "embedding": embedding}, ab_norm
+
+    dataset = tf.data.Dataset.from_tensor_slices(([str(p) for p in paths], embeddings))
+    if shuffle:
+        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(load, num_parallel_calls=autotune, deterministic=not shuffle)
+    return dataset.batch(batch_size).prefetch(autotune)
+
+
+class EmbeddingPhotoBatches(PhotoBatches):
+    """`make_embedding_dataset`'s batches without TensorFlow."""
+
+    def __init__(self, paths, embeddings, image_size, batch_size, augment, shuffle, seed=None):
+        super().__init__(paths, image_size, batch_size, augment, shuffle, seed)
+        self.embeddings = np.asarray(embeddings, np.float32)
+
+    def __getitem__(self, index):
+        l_norm, ab_norm = super().__getitem__(index)
+        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return {"l_norm": l_norm, "embedding": self.embeddings[chosen]}, ab_norm

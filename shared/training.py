@@ -195,6 +195,7 @@ def fit(
             steps_per_epoch=steps_per_epoch,
             callbacks=callbacks,
             verbose=0,
+            shuffle=False,  # datasets shuffle themselves; alpha has one image
             **(fit_kwargs or {}),
         )
     except KeyboardInterrupt:
@@ -244,8 +245,13 @@ def build_train_parser(tier, description, epochs=100, batch_size=8, image_size=2
     return parser
 
 
-def train_on_folder(args, build_model):
-    """List, split and stream the photos, then train `build_model(image_size, learning_rate)`."""
+def train_on_folder(args, build_model, make_dataset=None):
+    """List, split and stream the photos, then train `build_model(image_size, learning_rate)`.
+
+    `make_dataset(paths, image_size, batch_size, augment=, shuffle=)` makes the
+    batches (default `data.make_dataset`); full_version adds its embeddings there.
+    """
+    make_dataset = make_dataset or data.make_dataset
     if args.image_size % 8:
         raise InputError(f"--image-size must be a multiple of 8, got {args.image_size}")
     if not 0 <= args.val_share < 1:
@@ -253,8 +259,8 @@ def train_on_folder(args, build_model):
     paths = data.list_images(args.images)
     train_paths, val_paths = data.split_validation(paths, args.val_share, seed=args.seed)
     print(f"training on {len(train_paths)} images, validating on {len(val_paths)}, at {args.image_size}px")
-    train_data = data.make_dataset(train_paths, args.image_size, args.batch_size, augment=True, shuffle=True)
-    val_data = data.make_dataset(val_paths, args.image_size, args.batch_size) if val_paths else None
+    train_data = make_dataset(train_paths, args.image_size, args.batch_size, augment=True, shuffle=True)
+    val_data = make_dataset(val_paths, args.image_size, args.batch_size) if val_paths else None
     model = build_model(image_size=args.image_size, learning_rate=args.learning_rate)
     result = fit(
         model,

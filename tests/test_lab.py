@@ -1,0 +1,75 @@
+import warnings
+
+import numpy as np
+import pytest
+from skimage import color
+
+from shared import data, lab
+from conftest import REPO_ROOT, colour_image
+
+
+def random_colours(n=20000, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=(1, n, 3), dtype=np.uint8)
+
+
+def tf_lab(rgb_uint8):
+    return np.asarray(lab.rgb_to_lab_tf(rgb_uint8.astype(np.float32) / 255.0))
+
+
+def test_tensorflow_lab_matches_scikit_image_on_random_colours():
+    rgb = random_colours()
+    # include the extremes: black, white, primaries
+    rgb[0, :8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255], [1, 1, 1]]
+    error = np.abs(tf_lab(rgb) - color.rgb2lab(rgb))
+    assert error.max(axis=(0, 1)).tolist() == pytest.approx([0, 0, 0], abs=0.5)
+
+
+def test_tensorflow_lab_matches_scikit_image_on_real_photos():
+    for path in data.list_images(REPO_ROOT / "datasets" / "landscapes" / "test")[:5]:
+        rgb = data.read_rgb(path)
+        assert np.abs(tf_lab(rgb) - color.rgb2lab(rgb)).max() < 0.5, path.name
+
+
+def test_round_trip_reproduces_the_image_within_one_level():
+    for rgb in (random_colours(seed=1)[0].reshape(100, 200, 3), data.read_rgb(REPO_ROOT / "datasets/alpha/picos_de_europa.jpg")):
+        back = lab.lab_to_rgb(lab.rgb_to_lab(rgb))
+        assert back.dtype == np.uint8
+        assert np.abs(back.astype(int) - rgb.astype(int)).max() <= 1
+
+
+def test_split_scales_and_merge_inverts_it():
+    rgb = colour_image(16, 24)
+    lab_image = lab.rgb_to_lab(rgb)
+    l_norm, ab_norm = lab.split_lab(lab_image)
+    assert l_norm.shape == (16, 24, 1) and ab_norm.shape == (16, 24, 2)
+    np.testing.assert_allclose(l_norm[..., 0], lab_image[..., 0] / 100, rtol=1e-6)
+    np.testing.assert_allclose(ab_norm, lab_image[..., 1:] / 128, rtol=1e-6)
+    assert 0 <= l_norm.min() and l_norm.max() <= 1 and np.abs(ab_norm).max() <= 1
+    merged = lab.merge_l_ab(l_norm * 100, ab_norm)
+    assert np.abs(merged.astype(int) - rgb.astype(int)).max() <= 1
+
+
+def test_float_and_uint8_inputs_agree():
+    rgb = colour_image(8, 8)
+    np.testing.assert_allclose(lab.rgb_to_lab(rgb), lab.rgb_to_lab(rgb / 255.0), atol=1e-4)
+
+
+def test_merge_clips_out_of_gamut_colours_silently():
+    l_channel = np.full((4, 4), 50.0)
+    ab_norm = np.ones((4, 4, 2))  # a = b = 128: far outside sRGB
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rgb = lab.merge_l_ab(l_channel, ab_norm)
+    assert rgb.dtype == np.uint8 and rgb.shape == (4, 4, 3)
+
+
+def test_gray_rgb_has_no_colour_and_keeps_lightness():
+    rgb = colour_image(12, 12)
+    gray = lab.gray_rgb(rgb)
+    assert np.abs(gray[..., 0].astype(int) - gray[..., 2].astype(int)).max() <= 1
+    np.testing.assert_allclose(lab.rgb_to_l(gray), lab.rgb_to_l(rgb), atol=0.5)
+
+
+def test_merge_rejects_mismatched_sizes():
+    with pytest.raises(ValueError, match="L is"):
+        lab.merge_l_ab(np.zeros((4, 4)), np.zeros((4, 5, 2)))
