@@ -2,9 +2,13 @@
 
     psnr          dB on 8-bit RGB (data range 255); identical images give PSNR_CAP (100 dB)
     ssim          structural similarity on 8-bit RGB, channels averaged
-    colorfulness  Hasler and Suesstrunk (2003), on 0..255 RGB
+    colorfulness  Hasler and Suesstrunk (2003), on 0..255 RGB; colorfulness_gap compares two sets
     auc           area under the cumulative ab-error curve, thresholds 0..150 (Zhang et al. 2016), percent
     ciede2000     mean CIEDE2000 colour difference
+
+`result` is the colorized image (the original's own L with predicted ab, as
+`shared.colorize.Colorizer.colorize` makes it), `original` the colour photo.
+Higher is better for PSNR, SSIM and AuC; lower for CIEDE2000 and the colourfulness gap.
 """
 
 import numpy as np
@@ -34,7 +38,9 @@ def psnr(result, original):
 
 def ssim(result, original):
     result, original = _check_pair(result, original)
-    window = min(7, *[s if s % 2 else s - 1 for s in result.shape[:2]])  # small images need a small window
+    if min(result.shape[:2]) < 3:
+        raise ValueError(f"SSIM needs images of at least 3x3 px, got {result.shape[1]}x{result.shape[0]}")
+    window = min(7, *[s if s % 2 else s - 1 for s in result.shape[:2]])  # odd, at most 7, fits small images
     return float(structural_similarity(result, original, channel_axis=-1, data_range=255, win_size=window))
 
 
@@ -47,15 +53,20 @@ def colorfulness(rgb):
 
 
 def colorfulness_gap(results, originals):
-    """|mean M(results) - mean M(originals)| over two lists of images."""
-    return abs(np.mean([colorfulness(x) for x in results]) - np.mean([colorfulness(x) for x in originals]))
+    """|mean M(results) - mean M(originals)| over two lists of images: 0 when as colourful as the originals."""
+    return float(abs(np.mean([colorfulness(x) for x in results]) - np.mean([colorfulness(x) for x in originals])))
+
+
+def ab_error(result, original):
+    """Per-pixel Euclidean distance between the two images' ab, HxW, in Lab units."""
+    result, original = _check_pair(result, original)
+    return np.linalg.norm(lab.rgb_to_lab(result)[..., 1:] - lab.rgb_to_lab(original)[..., 1:], axis=-1)
 
 
 def auc(result, original):
     """Share of pixels whose Euclidean ab error is at most t, averaged over t = 0..150, in percent."""
-    result, original = _check_pair(result, original)
-    ab_error = np.linalg.norm(lab.rgb_to_lab(result)[..., 1:] - lab.rgb_to_lab(original)[..., 1:], axis=-1)
-    shares = (ab_error.reshape(-1, 1) <= AUC_THRESHOLDS[None, :]).mean(axis=0)
+    errors = np.sort(ab_error(result, original), axis=None)
+    shares = np.searchsorted(errors, AUC_THRESHOLDS, side="right") / errors.size  # share of errors <= t, per t
     return float(100.0 * shares.mean())
 
 
