@@ -111,6 +111,8 @@ def load_model(model):
     path = cli.model_path(model)
     if not path.exists():
         raise InputError(f"no trained model at {path}: train one with `{cli.train_command(model)}`")
+    import full_version.model  # noqa: F401  (registers its fusion layer, so its models load)
+
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as error:
@@ -118,7 +120,14 @@ def load_model(model):
 
 
 def load_colorizer(model, batch_size=8):
-    return Colorizer(load_model(model), batch_size=batch_size)
+    from full_version.model import embedding_of
+
+    keras_model = load_model(model)
+    if embedding_of(keras_model) is not None:  # full_version: feeds its global features too
+        from full_version.embedding import FullVersionColorizer
+
+        return FullVersionColorizer(keras_model, batch_size=batch_size)
+    return Colorizer(keras_model, batch_size=batch_size)
 
 
 def save_png(rgb, path):

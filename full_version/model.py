@@ -1,0 +1,156 @@
+"""Full version tier: an encoder, a global feature vector fused into every position, a decoder.
+
+Local texture alone cannot tell a green meadow from a brown field, so the
+network also sees a summary of the whole image (Iizuka et al. 2016, "Deep
+Koalarization" 2017). One vector per image is tiled over the encoder's 32x32
+output, concatenated with it, and mixed by a 1x1 convolution (the fusion layer):
+
+    l_norm (N, 256, 256, 1) -> encoder -> (N, 32, 32, 256) --+
+                                                             |-> fusion (N, 32, 32, 256) -> decoder -> ab_norm (N, 256, 256, 2)
+    global vector (N, D) --------- tiled to 32x32 -----------+
+
+The global vector comes from one of two sources (the `embedding`):
+    "learned"   a small branch of strided convolutions from the same L input,
+                trained jointly with the rest (D = 256); fully offline.
+    "imagenet"  a frozen InceptionResNetV2 classifier's 1000 class scores,
+                computed outside this model (full_version/embedding.py) and fed
+                as a second input named "embedding" (D = 1000).
+
+The fusion layer records the embedding in the saved model, so test.py and the
+video module know what to feed it.
+"""
+
+import keras
+from keras import layers, ops
+
+EMBEDDINGS = ("learned", "imagenet")
+IMAGENET_EMBEDDING_SIZE = 1000  # InceptionResNetV2's class scores
+LEARNED_EMBEDDING_SIZE = 256
+FUSION_FILTERS = 256
+
+
+def conv(filters, strides=1, activation="relu"):
+    return layers.Conv2D(filters, 3, strides=strides, padding="same", activation=activation)
+
+
+def build_encoder(image_size=256):
+    """(N, S, S, 1) -> (N, S/8, S/8, 256): local features."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=(image_size, image_size, 1)),
+            conv(64, strides=2),
+            conv(128),
+            conv(128, strides=2),
+            conv(256),
+            conv(256, strides=2),
+            conv(512),
+            conv(512),
+            conv(256),
+        ],
+        name="encoder",
+    )
+
+
+def build_global_branch(image_size=256):
+    """(N, S, S, 1) -> (N, 256): the learned summary of the whole image (strided convs, average, dense)."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=(image_size, image_size, 1)),
+            conv(32, strides=2),
+            conv(64, strides=2),
+            conv(128, strides=2),
+            conv(256, strides=2),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(LEARNED_EMBEDDING_SIZE, activation="relu"),
+        ],
+        name="global_features",
+    )
+
+
+def build_decoder(feature_size=32):
+    """(N, F, F, 256) -> (N, 8F, 8F, 2): ab_norm in [-1, 1]."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=(feature_size, feature_size, FUSION_FILTERS)),
+            conv(128),
+            layers.UpSampling2D(2),
+            conv(64),
+            layers.UpSampling2D(2),
+            conv(32),
+            conv(16),
+            conv(2, activation="tanh"),
+            layers.UpSampling2D(2),
+        ],
+        name="decoder",
+    )
+
+
+@keras.saving.register_keras_serializable(package="full_version")
+class TileAndConcatenate(layers.Layer):
+    """[features (N, h, w, C), vector (N, D)] -> (N, h, w, C + D): each image's vector at every position.
+
+    `embedding` names where the vector comes from; it is stored in the saved model.
+    """
+
+    def __init__(self, embedding="learned", **kwargs):
+        super().__init__(**kwargs)
+        if embedding not in EMBEDDINGS:
+            raise ValueError(f"embedding must be one of {EMBEDDINGS}, got {embedding!r}")
+        self.embedding = embedding
+
+    def call(self, inputs):
+        features, vector = inputs
+        height, width = ops.shape(features)[1], ops.shape(features)[2]
+        tiled = ops.tile(vector[:, None, None, :], (1, height, width, 1))
+        return ops.concatenate([features, ops.cast(tiled, features.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shapes):
+        features, vector = input_shapes
+        return (*features[:3], features[3] + vector[1])
+
+    def get_config(self):
+        return {**super().get_config(), "embedding": self.embedding}
+
+
+def build_model(image_size=256, learning_rate=1e-3, embedding="learned"):
+    """The full network, compiled with Adam and MSE on ab_norm.
+
+    Inputs: "l_norm" (N, S, S, 1), plus "embedding" (N, 1000) when embedding="imagenet".
+    """
+    if embedding not in EMBEDDINGS:
+        raise ValueError(f"embedding must be one of {EMBEDDINGS}, got {embedding!r}")
+    if image_size % 8:
+        raise ValueError(f"image_size must be a multiple of 8, got {image_size}")
+    l_norm = keras.Input(shape=(image_size, image_size, 1), name="l_norm")
+    if embedding == "learned":
+        inputs = l_norm
+        global_vector = build_global_branch(image_size)(l_norm)
+    else:
+        global_vector = keras.Input(shape=(IMAGENET_EMBEDDING_SIZE,), name="embedding")
+        inputs = [l_norm, global_vector]
+
+    local_features = build_encoder(image_size)(l_norm)
+    fused = TileAndConcatenate(embedding, name="tile_and_concatenate")([local_features, global_vector])
+    fused = layers.Conv2D(FUSION_FILTERS, 1, activation="relu", name="fusion")(fused)
+    ab_norm = build_decoder(image_size // 8)(fused)
+
+    model = keras.Model(inputs, ab_norm, name="full_version")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    return model
+
+
+def embedding_of(model):
+    """"learned" or "imagenet" for a full_version model, None for any other model."""
+    for layer in model.layers:
+        if isinstance(layer, TileAndConcatenate):
+            return layer.embedding
+    return None
+
+
+def encoder_stride(model):
+    """How much the encoder downsamples (8): the smallest image side the model can take."""
+    stride = 1
+    for layer in model.get_layer("encoder").layers:
+        if isinstance(layer, layers.Conv2D):
+            stride *= layer.strides[0]
+    return stride

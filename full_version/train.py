@@ -1,0 +1,66 @@
+"""Train the full_version tier (encoder + global features + decoder) on a folder of photos.
+
+    python full_version/train.py --epochs 1000                 # datasets/landscapes/train; Ctrl-C, then --resume
+    python full_version/train.py --embedding imagenet          # InceptionResNetV2 features (downloads ~220 MB once)
+    python full_version/train.py --embedding learned           # fully offline
+
+`--embedding auto` (the default) uses the ImageNet features when their weights
+are already in Keras's cache, and the learned branch otherwise.
+"""
+
+from functools import partial
+
+import keras
+
+from full_version.embedding import EmbeddingCache, ImagenetEmbedder, cache_path, choose_embedding
+from full_version.model import build_model, embedding_of
+from shared import cli, data, training
+from shared.data import InputError
+
+
+def main(argv=None, embedder=None):
+    """`embedder` replaces the ImageNet classifier (tests use one without downloaded weights)."""
+    parser = training.build_train_parser("full_version", "Train the full_version tier on a folder of photos.")
+    parser.add_argument(
+        "--embedding", choices=("auto", "learned", "imagenet"), default="auto",
+        help="where the global features come from: a frozen ImageNet classifier or a branch trained "
+             "with the rest; auto = imagenet if its weights are already downloaded (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    embedding = resumed_embedding(args) or choose_embedding(args.embedding)
+    print(f"global features: {embedding}")
+
+    make_dataset, build = None, partial(build_model, embedding=embedding)
+    if embedding == "imagenet":
+        embedder = embedder or ImagenetEmbedder(batch_size=args.batch_size)
+        make_dataset = partial(imagenet_dataset, cache=EmbeddingCache(cache_path(args.model_out), embedder))
+        build = partial(build_after_embedding, embedder=embedder)
+    training.train_on_folder(args, build, make_dataset=make_dataset)
+    return 0
+
+
+def build_after_embedding(image_size, learning_rate, *, embedder):
+    """Called once the datasets exist, so every vector is cached: free the classifier before training."""
+    embedder.release()
+    return build_model(image_size, learning_rate, embedding="imagenet")
+
+
+def imagenet_dataset(paths, image_size, batch_size, augment=False, shuffle=False, *, cache):
+    """Batches of ({"l_norm", "embedding"}, ab_norm); each image's vector is computed once, then read from disk."""
+    vectors = cache.vectors(paths, image_size, batch_size)
+    return data.make_embedding_dataset(paths, vectors, image_size, batch_size, augment=augment, shuffle=shuffle)
+
+
+def resumed_embedding(args):
+    """With --resume, the embedding the interrupted training used (it must not change midway)."""
+    state = training.side_files(args.model_out)["state"]
+    if not args.resume or not state.exists():
+        return None  # fit() explains a missing state
+    embedding = embedding_of(keras.models.load_model(state, compile=False))
+    if args.embedding not in ("auto", embedding):
+        raise InputError(f"the training to resume used --embedding {embedding}, not {args.embedding}")
+    return embedding
+
+
+if __name__ == "__main__":
+    cli.run(main)
