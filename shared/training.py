@@ -127,10 +127,9 @@ class Checkpointer(keras.callbacks.Callback):
         if self.epochs_done is None:
             return
         if self.best_weights is not None:
-            current = self.model.get_weights()
-            self.model.set_weights(self.best_weights)
-            save_atomic(self.model, self.model_path)
-            self.model.set_weights(current)
+            best = keras.models.clone_model(self.model)  # uncompiled: no optimizer state, a third of the size
+            best.set_weights(self.best_weights)
+            save_atomic(best, self.model_path)
             self.best_weights = None
         save_atomic(self.model, self.files["state"])
         info = {"epochs_done": self.epochs_done, "monitor": self.monitor, "best": self.best}

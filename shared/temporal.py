@@ -1,0 +1,129 @@
+"""Keeping a video's colours steady: optical flow on L, propagation of ab, and a flicker figure.
+
+Each frame is colorized on its own, so its colours jitter from frame to frame.
+`MotionEstimator` computes, for every pixel of the new frame, where it was in
+the previous frame (OpenCV's DIS optical flow on L) and how much to trust that
+(forward-backward consistency of the flow and how well the warped L matches).
+`TemporalFilter` then blends the previous output's ab, moved along that flow,
+with the new prediction:
+
+    ab_out = w * warp(ab_out_previous) + (1 - w) * ab_pred,   w = STRENGTH * confidence
+
+so colour follows the motion where the flow is reliable and comes from the
+new prediction where it is not (occlusions, new objects, a scene cut).
+
+`flicker` is the figure that measures it: the mean ab distance between
+consecutive frames after warping, over pixels where the flow is reliable.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from shared import lab
+
+STRENGTH = 0.8  # weight of the propagated colour where the flow is fully trusted; 0.8 ~ a 5-frame memory
+FB_TOLERANCE_PX = 1.0  # forward-backward flow mismatch (px, plus 5% of the motion) at which trust falls to 1/e
+L_TOLERANCE = 8.0  # L units: warped-L mismatch (frame brightness changes removed) at which trust falls to 1/e
+RELIABLE = 0.5  # confidence above which a pixel counts as reliably tracked
+CUT_L_CHANGE = 20.0  # L units: a mean |L change| above this is a scene cut
+CUT_RELIABLE_SHARE = 0.2  # fewer reliably tracked pixels than this is a scene cut too
+
+
+@dataclass
+class Motion:
+    """How frame t relates to frame t-1. `flow[y, x]` is the offset (dx, dy) of pixel (x, y) in frame t-1."""
+
+    flow: np.ndarray  # float32 HxWx2, px, from frame t back to frame t-1
+    confidence: np.ndarray  # float32 HxW in [0, 1]
+    cut: bool  # a scene cut: nothing carries over
+
+    @property
+    def reliable(self):
+        return self.confidence > RELIABLE
+
+
+def l_to_uint8(l_channel):
+    """L in [0, 100] -> uint8 [0, 255], the input DIS flow takes."""
+    return np.clip(np.asarray(l_channel, np.float32) * (255.0 / lab.L_SCALE) + 0.5, 0, 255).astype(np.uint8)
+
+
+def warp(image, flow):
+    """Sample `image` (frame t-1, HxW[xC]) at the positions `flow` points to: the image moved to frame t."""
+    height, width = flow.shape[:2]
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+class MotionEstimator:
+    """Feed it each frame's L in order; `step` returns the Motion from the previous frame (None for the first)."""
+
+    def __init__(self):
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self.previous = None  # (L float32, L uint8) of the last frame
+
+    def step(self, l_channel):
+        l_channel = np.asarray(l_channel, np.float32)
+        current = (l_channel, l_to_uint8(l_channel))
+        previous, self.previous = self.previous, current
+        if previous is None or previous[0].shape != l_channel.shape:
+            return None
+        return self.motion(previous, current)
+
+    def motion(self, previous, current):
+        (l_prev, l8_prev), (l_cur, l8_cur) = previous, current
+        backward = self.dis.calc(l8_cur, l8_prev, None)  # frame t -> t-1
+        forward = self.dis.calc(l8_prev, l8_cur, None)  # frame t-1 -> t
+        # forward-backward check: going back then forward again should land where we started
+        round_trip = backward + warp(forward, backward)
+        fb_error = np.linalg.norm(round_trip, axis=-1)
+        fb_tolerance = FB_TOLERANCE_PX + 0.05 * np.linalg.norm(backward, axis=-1)
+        # photometric check, with whole-frame brightness changes (old film, auto exposure) removed
+        l_warped = warp(l_prev, backward)
+        l_error = np.abs((l_cur - l_cur.mean()) - (l_warped - l_prev.mean()))
+        confidence = np.exp(-((fb_error / fb_tolerance) ** 2) - (l_error / L_TOLERANCE) ** 2)
+        confidence *= _inside(backward)  # pixels that came from outside the frame are new
+        confidence = confidence.astype(np.float32)
+
+        mean_l_change = float(np.mean(np.abs(l_cur - l_prev)))
+        cut = mean_l_change > CUT_L_CHANGE or float(np.mean(confidence > RELIABLE)) < CUT_RELIABLE_SHARE
+        return Motion(backward, confidence, cut)
+
+
+def _inside(flow):
+    height, width = flow.shape[:2]
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    x, y = grid_x + flow[..., 0], grid_y + flow[..., 1]
+    return ((x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)).astype(np.float32)
+
+
+class TemporalFilter:
+    """Blends each new ab prediction with the previous output carried along the flow."""
+
+    def __init__(self, strength=STRENGTH):
+        self.strength = strength
+        self.previous = None  # the last output ab_norm, HxWx2
+
+    def __call__(self, ab_pred, motion):
+        """ab_pred: ab_norm HxWx2 for frame t; motion: Motion from frame t-1 (None or a cut: start afresh)."""
+        ab_pred = np.asarray(ab_pred, np.float32)
+        if motion is None or motion.cut or self.previous is None or self.previous.shape != ab_pred.shape:
+            ab_out = ab_pred
+        else:
+            weight = (self.strength * motion.confidence)[..., None]
+            ab_out = weight * warp(self.previous, motion.flow) + (1.0 - weight) * ab_pred
+        self.previous = ab_out
+        return ab_out
+
+
+def flicker(ab_norm, ab_norm_previous, motion):
+    """Mean ab distance (ab units, 0..~180) between frame t and frame t-1 moved along the input's flow,
+    over reliably tracked pixels; None where there is nothing to compare (first frame, cut, no reliable pixel)."""
+    if motion is None or motion.cut or ab_norm_previous is None:
+        return None
+    reliable = motion.reliable
+    if not reliable.any():
+        return None
+    change = np.linalg.norm(ab_norm - warp(ab_norm_previous, motion.flow), axis=-1) * lab.AB_SCALE
+    return float(change[reliable].mean())

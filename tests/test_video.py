@@ -1,0 +1,313 @@
+"""shared/video.py and shared/temporal.py: frames, timing, luminance, batching, flicker, audio, bad input."""
+
+import re
+import signal
+import subprocess
+import sys
+
+import cv2
+import keras
+import numpy as np
+import pytest
+
+from alpha.model import build_model
+from shared import cli, colorize, lab, temporal, video
+
+WIDTH, HEIGHT, FPS = 64, 48, 12
+
+
+def run_video(*argv):
+    """Run the command in-process; returns its exit code."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run(video.main, [str(a) for a in argv])
+    return exit_info.value.code
+
+
+def moving_pattern(n_frames, noise=0.0, seed=0):
+    """RGB frames of a coloured texture sliding 2 px left per frame, plus optional per-frame noise."""
+    rng = np.random.default_rng(seed)
+    texture = cv2.resize(rng.integers(30, 230, (12, 40, 3), dtype=np.uint8), (160, HEIGHT), interpolation=cv2.INTER_CUBIC)
+    frames = []
+    for i in range(n_frames):
+        frame = texture[:, 2 * i : 2 * i + WIDTH].astype(np.float32)
+        frame += rng.normal(0, noise, frame.shape)
+        frames.append(np.clip(frame, 0, 255).astype(np.uint8))
+    return frames
+
+
+def write_clip(path, frames, fourcc="FFV1", fps=FPS):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (WIDTH, HEIGHT))
+    assert writer.isOpened()
+    for rgb in frames:
+        writer.write(np.ascontiguousarray(rgb[..., ::-1]))
+    writer.release()
+    return path
+
+
+def read_clip(path):
+    """(RGB frames, fps) as OpenCV decodes them."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        frames.append(bgr[..., ::-1])
+    return frames, capture.get(cv2.CAP_PROP_FPS)
+
+
+def ffmpeg():
+    return video._ffmpeg()
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """An alpha model fitted for a few steps to one pattern frame, so its colours follow the local L."""
+    keras.utils.set_random_seed(0)
+    l_norm, ab_norm = lab.split_lab(lab.rgb_to_lab(moving_pattern(1)[0]))
+    model = build_model()
+    model.fit(l_norm[None], ab_norm[None], epochs=30, verbose=0)
+    path = tmp_path_factory.mktemp("models") / "alpha.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """10 lossless frames of a moving pattern."""
+    return write_clip(tmp_path_factory.mktemp("clips") / "pattern.mkv", moving_pattern(10))
+
+
+def test_output_keeps_frame_count_size_and_frame_rate(model_path, clip, tmp_path):
+    output = tmp_path / "out" / "result.mp4"
+    assert run_video("--model", model_path, "--input", clip, "--output", output) == 0
+    frames, fps = read_clip(output)
+    assert len(frames) == 10
+    assert frames[0].shape == (HEIGHT, WIDTH, 3)
+    assert fps == pytest.approx(FPS)
+    assert not list(output.parent.glob("*.partial*"))
+
+
+def test_output_keeps_the_input_luminance_and_adds_colour(model_path, clip, tmp_path):
+    output = tmp_path / "result.mkv"  # lossless, so only the Lab round trip separates the two
+    assert run_video("--model", model_path, "--input", clip, "--output", output, "--no-temporal") == 0
+    inputs, _ = read_clip(clip)
+    outputs, _ = read_clip(output)
+    for original, result in zip(inputs, outputs):
+        l_error = np.abs(lab.rgb_to_l(result) - lab.rgb_to_l(original))
+        assert l_error.mean() < 0.5 and l_error.max() < 3.0
+        assert np.abs(lab.rgb_to_lab(result)[..., 1:]).mean() > 0.5  # the model's colour, not gray
+
+
+def test_batches_give_the_same_frames_as_one_at_a_time(model_path, clip, tmp_path):
+    for batch_size in (1, 4):
+        assert run_video("--model", model_path, "--input", clip, "--output", tmp_path / f"b{batch_size}.mkv",
+                         "--batch-size", batch_size) == 0
+    one_at_a_time, _ = read_clip(tmp_path / "b1.mkv")
+    batched, _ = read_clip(tmp_path / "b4.mkv")
+    assert len(one_at_a_time) == len(batched) == 10
+    for a, b in zip(one_at_a_time, batched):
+        assert np.abs(a.astype(int) - b).max() <= 1
+
+
+def test_side_by_side_puts_the_grayscale_input_left_of_the_result(model_path, clip, tmp_path):
+    output = tmp_path / "pair.mkv"
+    assert run_video("--model", model_path, "--input", clip, "--output", output, "--side-by-side", "--max-frames", 3) == 0
+    frames, _ = read_clip(output)
+    assert len(frames) == 3 and frames[0].shape == (HEIGHT, 2 * WIDTH, 3)
+    left, right = frames[0][:, :WIDTH], frames[0][:, WIDTH:]
+    assert np.abs(lab.rgb_to_lab(left)[..., 1:]).max() < 2.0
+    assert np.abs(lab.rgb_to_l(left) - lab.rgb_to_l(right)).mean() < 0.5
+
+
+def flicker_figures(text):
+    rows = dict(re.findall(r"^\s+(no-temporal|temporal)\s+[\d.]+\s+([\d.]+)$", text, re.MULTILINE))
+    return float(rows["no-temporal"]), float(rows["temporal"])
+
+
+def test_temporal_lowers_the_flicker_figure(model_path, tmp_path, capsys):
+    noisy = write_clip(tmp_path / "noisy.mkv", moving_pattern(12, noise=8.0))
+    assert run_video("--model", model_path, "--input", noisy, "--output", tmp_path / "o.mp4", "--metrics") == 0
+    independent, steady = flicker_figures(capsys.readouterr().out)
+    assert independent > 0
+    assert steady < 0.7 * independent
+
+
+def test_temporal_filter_follows_the_motion_and_resets_at_cuts():
+    frames = moving_pattern(3)
+    estimator, steady = temporal.MotionEstimator(), temporal.TemporalFilter()
+    l_channels = [lab.rgb_to_l(rgb) for rgb in frames]
+    assert estimator.step(l_channels[0]) is None
+    motion = estimator.step(l_channels[1])
+    assert not motion.cut and motion.reliable.mean() > 0.5
+    # the pattern moved 2 px left, so each pixel came from 2 px to its right
+    assert np.median(motion.flow[..., 0][motion.reliable]) == pytest.approx(2.0, abs=0.3)
+    assert np.median(np.abs(motion.flow[..., 1][motion.reliable])) < 0.3
+
+    ab_first = np.stack([l_channels[0] / 100.0 - 0.5, np.full_like(l_channels[0], 0.2)], axis=-1).astype(np.float32)
+    np.testing.assert_allclose(steady(ab_first, None), ab_first)  # nothing to carry over yet
+    ab_next = steady(np.zeros_like(ab_first), motion)  # the new prediction says gray; the past says colour
+    assert 0.05 < ab_next[..., 1].mean() < 0.2 * temporal.STRENGTH + 1e-6
+
+    cut = estimator.step(100.0 - l_channels[2])  # a different scene
+    assert cut.cut
+    np.testing.assert_array_equal(steady(np.zeros_like(ab_first), cut), 0.0)
+
+
+def test_flicker_is_zero_for_colour_that_moves_with_the_scene():
+    frames = moving_pattern(2)
+    estimator = temporal.MotionEstimator()
+    l_channels = [lab.rgb_to_l(rgb) for rgb in frames]
+    estimator.step(l_channels[0])
+    motion = estimator.step(l_channels[1])
+    ab = [lab.rgb_to_lab(rgb)[..., 1:] / lab.AB_SCALE for rgb in frames]
+    assert temporal.flicker(ab[1], ab[0], motion) < 1.0  # ab units: the true colours, carried by the flow
+    assert temporal.flicker(ab[1], -ab[0], motion) > 5.0
+    assert temporal.flicker(ab[1], None, motion) is None
+
+
+def test_audio_track_is_kept(model_path, tmp_path):
+    clip = tmp_path / "with_audio.mp4"
+    subprocess.run(
+        [ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={WIDTH}x{HEIGHT}:rate=10",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000", "-t", "1",
+         "-c:v", "mpeg4", "-c:a", "aac", "-pix_fmt", "yuv420p", str(clip)],
+        check=True,
+    )
+    assert video.has_audio(clip)
+    output = tmp_path / "colour.mp4"
+    assert run_video("--model", model_path, "--input", clip, "--output", output) == 0
+    assert video.has_audio(output)
+    assert len(read_clip(output)[0]) == 10
+
+
+def test_no_audio_in_gives_no_audio_out(model_path, clip, tmp_path):
+    output = tmp_path / "silent.mp4"
+    assert run_video("--model", model_path, "--input", clip, "--output", output) == 0
+    assert not video.has_audio(output)
+
+
+def test_a_corrupt_frame_is_repeated_and_the_timing_kept(model_path, tmp_path):
+    clip = write_clip(tmp_path / "mjpeg.avi", moving_pattern(10), fourcc="MJPG")
+    data = bytearray(clip.read_bytes())
+    jpeg_starts = [m.start() for m in re.finditer(b"\xff\xd8\xff", bytes(data))]
+    assert len(jpeg_starts) == 10
+    start, end = jpeg_starts[4:6]
+    data[start:end] = bytes(end - start)  # frame 4 holds no JPEG any more (same length, so the index still fits)
+    clip.write_bytes(bytes(data))
+
+    output = tmp_path / "repaired.mkv"
+    with pytest.warns(UserWarning) as warned:
+        assert run_video("--model", model_path, "--input", clip, "--output", output, "--no-temporal") == 0
+    assert "mjpeg: frame 4 cannot be decoded; repeating frame 3 in its place" in [str(w.message) for w in warned]
+    frames, fps = read_clip(output)
+    assert len(frames) == 10 and fps == pytest.approx(FPS)
+    np.testing.assert_array_equal(frames[4], frames[3])
+    assert np.abs(frames[5].astype(int) - frames[3]).mean() > 1  # the rest is the video's own
+
+
+def test_max_frames_stops_early(model_path, clip, tmp_path):
+    output = tmp_path / "short.mp4"
+    assert run_video("--model", model_path, "--input", clip, "--output", output, "--max-frames", 4) == 0
+    assert len(read_clip(output)[0]) == 4
+
+
+def test_ctrl_c_leaves_a_playable_file_of_the_frames_done(model_path, clip, tmp_path, monkeypatch, capsys):
+    predict_ab = colorize.Colorizer.predict_ab
+    calls = []
+
+    def interrupted_on_third_batch(self, l_channels):
+        calls.append(len(l_channels))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return predict_ab(self, l_channels)
+
+    monkeypatch.setattr(colorize.Colorizer, "predict_ab", interrupted_on_third_batch)
+    output = tmp_path / "partial.mp4"
+    assert run_video("--model", model_path, "--input", clip, "--output", output, "--batch-size", 2) == 130
+    assert "the first 4 frames are in" in capsys.readouterr().err
+    assert len(read_clip(output)[0]) == 4
+    assert [p.name for p in tmp_path.iterdir()] == ["partial.mp4"]
+
+
+def test_ctrl_c_before_any_frame_leaves_no_file(model_path, clip, tmp_path, monkeypatch):
+    def interrupted(self, l_channels):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(colorize.Colorizer, "predict_ab", interrupted)
+    assert run_video("--model", model_path, "--input", clip, "--output", tmp_path / "none.mp4") == 130
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "make_input, message",
+    [
+        (lambda d: d / "missing.mp4", "does not exist"),
+        (lambda d: _text_file(d / "notes.mp4"), "cannot open"),
+        (lambda d: write_clip(d / "empty.avi", [], fourcc="MJPG"), "holds no video frames"),
+        (lambda d: d, "is a folder"),
+    ],
+    ids=["missing", "not-a-video", "zero-frames", "folder"],
+)
+def test_bad_input_gives_a_message_and_exit_code_2(make_input, message, model_path, tmp_path, capsys):
+    source = make_input(tmp_path)
+    assert run_video("--model", model_path, "--input", source, "--output", tmp_path / "o.mp4") == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def _text_file(path):
+    path.write_text("not a video\n")
+    return path
+
+
+def test_unwritable_output_folder(model_path, clip, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert run_video("--model", model_path, "--input", clip, "--output", blocker / "sub" / "o.mp4") == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_unknown_output_extension(model_path, clip, tmp_path, capsys):
+    assert run_video("--model", model_path, "--input", clip, "--output", tmp_path / "o.gif") == 2
+    assert ".mp4, .avi or .mkv" in capsys.readouterr().err
+
+
+def test_missing_model_names_the_train_command(clip, tmp_path, capsys):
+    assert run_video("--model", tmp_path / "beta.keras", "--input", clip, "--output", tmp_path / "o.mp4") == 2
+    assert "python beta/train.py" in capsys.readouterr().err
+
+
+def test_runs_as_a_script_from_the_repo_root(model_path, clip, tmp_path):
+    output = tmp_path / "script.mp4"
+    result = subprocess.run(
+        [sys.executable, "shared/video.py", "--model", str(model_path), "--input", str(clip), "--output", str(output),
+         "--max-frames", "2"],
+        cwd=cli.REPO_ROOT, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "wrote 2 frames (64x48, 12 fps)" in result.stdout
+    assert len(read_clip(output)[0]) == 2
+
+
+def test_a_real_ctrl_c_exits_130_and_leaves_a_playable_file(model_path, tmp_path):
+    clip = write_clip(tmp_path / "long.mkv", moving_pattern(40) * 15)  # 600 frames
+    output = tmp_path / "stopped.mp4"
+    process = subprocess.Popen(
+        [sys.executable, "shared/video.py", "--model", str(model_path), "--input", str(clip), "--output", str(output),
+         "--batch-size", "1"],
+        cwd=cli.REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background job may inherit "ignore"
+    )
+    seen = b""
+    while not re.search(rb" ([1-9]\d+)/600 ", seen):  # wait for the progress bar to pass 10 frames
+        chunk = process.stderr.read1(4096)
+        assert chunk, seen.decode(errors="replace")[-2000:]
+        seen += chunk
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, (seen + err).decode(errors="replace")[-2000:]
+    frames_done = int(re.search(rb"the first (\d+) frames are in", err).group(1))
+    assert 10 <= frames_done < 600
+    assert len(read_clip(output)[0]) == frames_done
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
