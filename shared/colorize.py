@@ -68,7 +68,11 @@ class Colorizer:
         """L images (each HxW, L in [0, 100]) -> ab_norm images (each HxWx2, in [-1, 1])."""
         results = [None] * len(l_channels)
         for indices, batch in self._batches(l_channels):
-            ab_batch = np.asarray(self.model.predict_on_batch(self.network_inputs(batch)))
+            inputs = self.network_inputs(batch)
+            if self.working_size is None:  # sizes vary: an eager call traces no graph per new size
+                ab_batch = keras.ops.convert_to_numpy(self.model(inputs, training=False))
+            else:  # one size: the compiled predict step is faster
+                ab_batch = np.asarray(self.model.predict_on_batch(inputs))
             for i, ab_norm in zip(indices, ab_batch):
                 height, width = l_channels[i].shape
                 if self.working_size is None:
