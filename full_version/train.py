@@ -48,7 +48,7 @@ def build_after_embedding(image_size, learning_rate, *, embedder):
 def imagenet_dataset(paths, image_size, batch_size, augment=False, shuffle=False, *, cache):
     """Batches of ({"l_norm", "embedding"}, ab_norm); each image's vector is computed once, then read from disk."""
     vectors = cache.vectors(paths, image_size, batch_size)
-    return data.make_embedding_dataset(paths, vectors, image_size, batch_size, augment=augment, shuffle=shuffle)
+    return data.make_dataset(paths, image_size, batch_size, augment=augment, shuffle=shuffle, embeddings=vectors)
 
 
 def resumed_embedding(args):

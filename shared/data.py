@@ -152,40 +152,51 @@ def to_network_pair_tf(rgb):
     return lab.split_lab_tf(lab.rgb_to_lab_tf(rgb))
 
 
-def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=False, seed=None):
+def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=False, seed=None, embeddings=None):
     """A `tf.data.Dataset` of (l_norm, ab_norm) batches streamed from image files.
 
     Each image is squashed to image_size x image_size (as test time does), then
     augmented if asked. Decoding and augmentation run in parallel threads and
-    are prefetched while the model trains. Where TensorFlow is not installed
-    (Keras on PyTorch, say, on a GPU machine) the same batches come from
-    `PhotoBatches` instead.
+    are prefetched while the model trains. With `embeddings` (one row per path:
+    full_version's ImageNet vectors) the batches are
+    ({"l_norm": (N, S, S, 1), "embedding": (N, D)}, ab_norm), each row staying
+    with its image through shuffling. Where TensorFlow is not installed (Keras
+    on PyTorch, say, on a GPU machine) the same batches come from `PhotoBatches`.
     """
+    if embeddings is not None:
+        embeddings = np.asarray(embeddings, np.float32)
+        if len(embeddings) != len(paths):
+            raise ValueError(f"{len(paths)} images but {len(embeddings)} embeddings")
     try:
         import tensorflow as tf
     except ImportError:
-        return PhotoBatches(paths, image_size, batch_size, augment, shuffle, seed)
+        return PhotoBatches(paths, image_size, batch_size, augment, shuffle, seed, embeddings)
+
+    size = [image_size, image_size]
+
+    def load(path, *embedding):
+        rgb = tf.image.resize(_load_tf(path), size, antialias=True)
+        if augment:
+            rgb = random_affine_tf(rgb)
+        l_norm, ab_norm = to_network_pair_tf(rgb)
+        return ({"l_norm": l_norm, "embedding": embedding[0]}, ab_norm) if embedding else (l_norm, ab_norm)
 
     autotune = tf.data.AUTOTUNE
-    dataset = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
+    path_strings = [str(p) for p in paths]
+    dataset = tf.data.Dataset.from_tensor_slices(path_strings if embeddings is None else (path_strings, embeddings))
     if shuffle:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(_load_tf, num_parallel_calls=autotune, deterministic=not shuffle)
-    size = [image_size, image_size]
-    dataset = dataset.map(lambda rgb: tf.image.resize(rgb, size, antialias=True), num_parallel_calls=autotune)
-    if augment:
-        dataset = dataset.map(random_affine_tf, num_parallel_calls=autotune)
-    dataset = dataset.map(to_network_pair_tf, num_parallel_calls=autotune)
+    dataset = dataset.map(load, num_parallel_calls=autotune, deterministic=not shuffle)
     return dataset.batch(batch_size).prefetch(autotune)
 
 
 class PhotoBatches(keras.utils.PyDataset):
     """`make_dataset`'s batches made with NumPy and OpenCV in worker threads, without TensorFlow."""
 
-    def __init__(self, paths, image_size, batch_size, augment, shuffle, seed=None):
+    def __init__(self, paths, image_size, batch_size, augment, shuffle, seed=None, embeddings=None):
         super().__init__(workers=os.cpu_count() or 1, use_multiprocessing=False)
         self.paths, self.image_size, self.batch_size = list(paths), image_size, batch_size
-        self.augment, self.shuffle = augment, shuffle
+        self.augment, self.shuffle, self.embeddings = augment, shuffle, embeddings
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(self.paths)) if shuffle else np.arange(len(self.paths))
 
@@ -195,10 +206,12 @@ class PhotoBatches(keras.utils.PyDataset):
     def __getitem__(self, index):
         chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         pairs = [lab.split_lab(lab.rgb_to_lab(self._load(self.paths[i]))) for i in chosen]
-        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+        l_norm, ab_norm = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+        if self.embeddings is None:
+            return l_norm, ab_norm
+        return {"l_norm": l_norm, "embedding": self.embeddings[chosen]}, ab_norm
 
     def _load(self, path):
-
         size = (self.image_size, self.image_size)
         rgb = cv2.resize(read_rgb(path), size, interpolation=cv2.INTER_AREA)
         if self.augment:
@@ -210,47 +223,3 @@ class PhotoBatches(keras.utils.PyDataset):
     def on_epoch_end(self):
         if self.shuffle:
             self.order = self.rng.permutation(len(self.paths))
-
-
-def make_embedding_dataset(paths, embeddings, image_size=256, batch_size=8, augment=False, shuffle=False, seed=None):
-    """`make_dataset` with a global feature vector per image (full_version's ImageNet embeddings).
-
-    Yields ({"l_norm": (N, S, S, 1), "embedding": (N, D)}, ab_norm) batches;
-    row i of `embeddings` belongs to paths[i] and stays with it through shuffling.
-    """
-    embeddings = np.asarray(embeddings, np.float32)
-    if len(embeddings) != len(paths):
-        raise ValueError(f"{len(paths)} images but {len(embeddings)} embeddings")
-    try:
-        import tensorflow as tf
-    except ImportError:
-        return EmbeddingPhotoBatches(paths, embeddings, image_size, batch_size, augment, shuffle, seed)
-
-    autotune = tf.data.AUTOTUNE
-    size = [image_size, image_size]
-
-    def load(path, embedding):
-        rgb = tf.image.resize(_load_tf(path), size, antialias=True)
-        if augment:
-            rgb = random_affine_tf(rgb)
-        l_norm, ab_norm = to_network_pair_tf(rgb)
-        return {"l_norm": l_norm, "embedding": embedding}, ab_norm
-
-    dataset = tf.data.Dataset.from_tensor_slices(([str(p) for p in paths], embeddings))
-    if shuffle:
-        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(load, num_parallel_calls=autotune, deterministic=not shuffle)
-    return dataset.batch(batch_size).prefetch(autotune)
-
-
-class EmbeddingPhotoBatches(PhotoBatches):
-    """`make_embedding_dataset`'s batches without TensorFlow."""
-
-    def __init__(self, paths, embeddings, image_size, batch_size, augment, shuffle, seed=None):
-        super().__init__(paths, image_size, batch_size, augment, shuffle, seed)
-        self.embeddings = np.asarray(embeddings, np.float32)
-
-    def __getitem__(self, index):
-        l_norm, ab_norm = super().__getitem__(index)
-        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        return {"l_norm": l_norm, "embedding": self.embeddings[chosen]}, ab_norm
