@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from alpha.model import build_model
-from shared import cli, colorize, data, lab, training
+from shared import ab_bins, cli, colorize, data, lab, training
 
 DEFAULT_IMAGE = cli.DATASETS / "alpha" / "picos_de_europa.jpg"
 
@@ -21,10 +21,11 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=cli.positive_float, default=1e-3, help="(default: %(default)s)")
     parser.add_argument("--model-out", type=Path, default=cli.MODELS / "alpha.keras", help="(default: %(default)s)")
     parser.add_argument("--output", type=Path, default=cli.RESULTS / "alpha", help="(default: %(default)s)")
+    training.add_loss_argument(parser, default="regression")
     parser.add_argument("--resume", action="store_true", help="continue the last interrupted training")
     args = parser.parse_args(argv)
 
-    model = build_model(args.learning_rate)
+    model = build_model(args.learning_rate, loss=args.loss)
     min_side = colorize.total_stride(model)
     paths = data.list_images(args.image, min_side=min_side)
     if len(paths) != 1:
@@ -32,6 +33,9 @@ def main(argv=None):
     l_norm, ab_norm = lab.split_lab(lab.rgb_to_lab(data.read_rgb(paths[0])))
     x = colorize.pad_to_multiple(l_norm, min_side)[None]  # (1, H, W, 1), L/100
     y = colorize.pad_to_multiple(ab_norm, min_side)[None]  # (1, H, W, 2), ab/128
+    if args.loss == "classification" and not args.resume:  # weights from the one image's own colours
+        counts = ab_bins.bin_histogram([ab_norm * lab.AB_SCALE])
+        model = build_model(args.learning_rate, loss=args.loss, class_weights=ab_bins.rebalancing_weights(counts))
 
     start = time.perf_counter()
     training.fit(model, (x, y), epochs=args.epochs, model_path=args.model_out, resume=args.resume)

@@ -6,8 +6,11 @@ Koalarization" 2017). One vector per image is tiled over the encoder's 32x32
 output, concatenated with it, and mixed by a 1x1 convolution (the fusion layer):
 
     l_norm (N, 256, 256, 1) -> encoder -> (N, 32, 32, 256) --+
-                                                             |-> fusion (N, 32, 32, 256) -> decoder -> ab_norm (N, 256, 256, 2)
+                                                             |-> fusion (N, 32, 32, 256) -> decoder -> bin logits (N, 64, 64, n_bins)
     global vector (N, D) --------- tiled to 32x32 -----------+
+
+The saved model decodes the logits to ab_norm (N, 256, 256, 2) (shared/ab_bins.py);
+with loss="regression" the decoder predicts ab_norm directly.
 
 The global vector comes from one of two sources (the `embedding`):
     "learned"   a small branch of strided convolutions from the same L input,
@@ -22,6 +25,8 @@ video module know what to feed it.
 
 import keras
 from keras import layers, ops
+
+from shared.ab_bins import logits_head, training_loss
 
 EMBEDDINGS = ("learned", "imagenet")
 IMAGENET_EMBEDDING_SIZE = 1000  # InceptionResNetV2's class scores
@@ -67,20 +72,15 @@ def build_global_branch(image_size=256):
     )
 
 
-def build_decoder(feature_size=32):
-    """(N, F, F, 256) -> (N, 8F, 8F, 2): ab_norm in [-1, 1]."""
+def build_decoder(feature_size=32, loss="classification"):
+    """(N, F, F, 256) -> bin logits (N, 2F, 2F, n_bins), or with loss="regression" ab_norm (N, 8F, 8F, 2)."""
+    if loss == "classification":
+        head = [conv(64), logits_head()]
+    else:
+        head = [layers.UpSampling2D(2), conv(32), conv(16), conv(2, activation="tanh"), layers.UpSampling2D(2)]
     return keras.Sequential(
-        [
-            keras.Input(shape=(feature_size, feature_size, FUSION_FILTERS)),
-            conv(128),
-            layers.UpSampling2D(2),
-            conv(64),
-            layers.UpSampling2D(2),
-            conv(32),
-            conv(16),
-            conv(2, activation="tanh"),
-            layers.UpSampling2D(2),
-        ],
+        [keras.Input(shape=(feature_size, feature_size, FUSION_FILTERS)), conv(128), layers.UpSampling2D(2), conv(64)]
+        + head,
         name="decoder",
     )
 
@@ -112,8 +112,8 @@ class TileAndConcatenate(layers.Layer):
         return {**super().get_config(), "embedding": self.embedding}
 
 
-def build_model(image_size=256, learning_rate=1e-3, embedding="learned"):
-    """The full network, compiled with Adam and MSE on ab_norm.
+def build_model(image_size=256, learning_rate=1e-3, embedding="learned", loss="classification", class_weights=None):
+    """The full network, compiled with Adam and the loss (shared/ab_bins.py: classification or regression).
 
     Inputs: "l_norm" (N, S, S, 1), plus "embedding" (N, 1000) when embedding="imagenet".
     """
@@ -132,10 +132,10 @@ def build_model(image_size=256, learning_rate=1e-3, embedding="learned"):
     local_features = build_encoder(image_size)(l_norm)
     fused = TileAndConcatenate(embedding, name="tile_and_concatenate")([local_features, global_vector])
     fused = layers.Conv2D(FUSION_FILTERS, 1, activation="relu", name="fusion")(fused)
-    ab_norm = build_decoder(image_size // 8)(fused)
+    output = build_decoder(image_size // 8, loss)(fused)
 
-    model = keras.Model(inputs, ab_norm, name="full_version")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    model = keras.Model(inputs, output, name="full_version")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=training_loss(loss, class_weights))
     return model
 
 

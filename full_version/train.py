@@ -39,10 +39,10 @@ def main(argv=None, embedder=None):
     return 0
 
 
-def build_after_embedding(image_size, learning_rate, *, embedder):
+def build_after_embedding(image_size, learning_rate, *, embedder, **loss_options):
     """Called once the datasets exist, so every vector is cached: free the classifier before training."""
     embedder.release()
-    return build_model(image_size, learning_rate, embedding="imagenet")
+    return build_model(image_size, learning_rate, embedding="imagenet", **loss_options)
 
 
 def imagenet_dataset(paths, image_size, batch_size, augment=False, shuffle=False, *, cache):

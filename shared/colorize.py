@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from shared import cli, lab, metrics
+from shared import ab_bins, cli, lab, metrics
 from shared.data import InputError, list_images, read_rgb
 
 FIGURE_ROWS = 16  # at most this many images in the comparison figure
@@ -111,22 +111,45 @@ class Colorizer:
 
 
 def load_model(model):
-    """A tier name or a .keras path -> the Keras model, or an InputError naming the train command."""
+    """A tier name or a .keras path -> the Keras model, or an InputError naming the train command.
+
+    Says in one line which file it uses: for a tier, the user's own models/<tier>.keras, else the shipped one.
+    """
     path = cli.model_path(model)
     if not path.exists():
         raise InputError(f"no trained model at {path}: train one with `{cli.train_command(model)}`")
     import full_version.model  # noqa: F401  (registers its fusion layer, so its models load)
 
     try:
-        return keras.models.load_model(path, compile=False)
+        keras_model = keras.models.load_model(path, compile=False)
     except Exception as error:
         raise InputError(f"cannot load {path} as a Keras model ({error})") from error
+    shipped = model in cli.TIERS and path == cli.shipped_model_path(model)
+    print(f"model: {path}" + (f" (shipped; `{cli.train_command(model)}` trains your own)" if shipped else ""))
+    return keras_model
 
 
-def load_colorizer(model, batch_size=8):
+def set_temperature(keras_model, temperature, name="the model"):
+    """Set a classification model's annealed-mean temperature; a regression model has none to set."""
+    decoding = ab_bins.decoding_layer(keras_model)
+    if decoding is None:
+        raise InputError(
+            f"--temperature applies only to models trained with --loss classification; {name} was trained "
+            "with --loss regression and predicts one colour per pixel"
+        )
+    if not temperature > 0:
+        raise InputError(f"--temperature must be positive, got {temperature}")
+    decoding.temperature = float(temperature)
+
+
+def load_colorizer(model, batch_size=8, temperature=None):
+    """A tier name or .keras path -> a Colorizer; `temperature` (classification models only) sets the
+    annealed mean's temperature: lower is more vivid, higher calmer (default 0.38, Zhang et al.)."""
     from full_version.model import embedding_of
 
     keras_model = load_model(model)
+    if temperature is not None:
+        set_temperature(keras_model, temperature, cli.model_path(model))
     if embedding_of(keras_model) is not None:  # full_version: feeds its global features too
         from full_version.embedding import FullVersionColorizer
 
@@ -174,14 +197,23 @@ def build_test_parser(tier, default_input):
     parser.add_argument("--input", type=Path, default=default_input, help="image file or folder (default: %(default)s)")
     parser.add_argument("--output", type=Path, default=cli.RESULTS / tier, help="folder for results (default: %(default)s)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=8)
+    add_temperature_argument(parser)
     return parser
+
+
+def add_temperature_argument(parser):
+    parser.add_argument(
+        "--temperature", type=float,
+        help="classification models only: the annealed mean's temperature; lower is more vivid, higher calmer "
+             f"(default: {ab_bins.DEFAULT_TEMPERATURE}, as saved in the model)",
+    )
 
 
 def run_test(tier, default_input, argv=None, colorizer=None):
     """The common test.py: for each input image write <output>/<stem>.png at its own size, then
     a comparison figure and metrics.csv, and print PSNR, SSIM and colorfulness."""
     args = build_test_parser(tier, default_input).parse_args(argv)
-    colorizer = colorizer or load_colorizer(args.model, args.batch_size)
+    colorizer = colorizer or load_colorizer(args.model, args.batch_size, args.temperature)
     paths = list_images(args.input, min_side=colorizer.min_side)
     try:
         args.output.mkdir(parents=True, exist_ok=True)

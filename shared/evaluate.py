@@ -33,9 +33,9 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from shared import cli, colorize, lab, metrics
+from shared import ab_bins, cli, colorize, lab, metrics
 from shared.data import InputError, list_images, read_rgb
-from shared.training import read_log, side_files
+from shared.training import DEFAULT_TRAINING_IMAGES, list_training_images, read_log, side_files
 
 GRAYSCALE = "grayscale (ab = 0)"
 MEAN_AB = "training mean ab"
@@ -47,6 +47,7 @@ COLUMNS = (
     ("psnr", "PSNR (dB)", "higher", 2),
     ("ssim", "SSIM", "higher", 3),
     ("auc", "AuC (%)", "higher", 2),
+    ("rebalanced_auc", "rebalanced AuC (%)", "higher", 2),
     ("ciede2000", "CIEDE2000", "lower", 2),
     ("colorfulness", "colorfulness", None, 1),
     ("colorfulness_gap", "colorfulness gap", "lower", 1),
@@ -68,11 +69,15 @@ def build_parser():
         help="folder (or file) of colour photos to measure on (default: %(default)s)",
     )
     parser.add_argument(
-        "--train-images", type=Path, default=cli.DATASETS / "landscapes" / "train",
+        "--train-images", type=Path, nargs="+", default=list(DEFAULT_TRAINING_IMAGES),
         help="the training photos, for the mean-ab baseline (default: %(default)s)",
     )
     parser.add_argument("--output", type=Path, default=cli.RESULTS / "report", help="report folder (default: %(default)s)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=8)
+    parser.add_argument(
+        "--temperature", type=float,
+        help="annealed-mean temperature for the classification models (default: each model's own, 0.38)",
+    )
     parser.add_argument(
         "--thumbnail-side", type=cli.positive_int, default=128,
         help="px, longest side of each image in comparison.png (default: %(default)s)",
@@ -88,9 +93,13 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     models = resolve_models(args.model)  # {label: tier name or path}
     colorizers = {label: colorize.load_colorizer(model, args.batch_size) for label, model in models.items()}
+    if args.temperature is not None:  # for the models that decode a colour distribution
+        for colorizer in colorizers.values():
+            if ab_bins.decoding_layer(colorizer.model) is not None:
+                colorize.set_temperature(colorizer.model, args.temperature)
     paths = list_images(args.input, min_side=max(c.min_side for c in colorizers.values()))
-    mean_ab = training_mean_ab(list_images(args.train_images))
-    print(f"training mean ab over {args.train_images}: a = {mean_ab[0]:.2f}, b = {mean_ab[1]:.2f}")
+    mean_ab = training_mean_ab(list_training_images(args.train_images))
+    print(f"training mean ab over {_folders(args.train_images)}: a = {mean_ab[0]:.2f}, b = {mean_ab[1]:.2f}")
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -115,7 +124,7 @@ def main(argv=None):
     markdown = markdown_table(table, methods)
     original_colorfulness = originals_colorfulness(per_image)
     (args.output / "report.md").write_text(
-        report_text(args, models, len(paths), mean_ab, markdown, verdicts, notes, original_colorfulness),
+        report_text(args, models, colorizers, len(paths), mean_ab, markdown, verdicts, notes, original_colorfulness),
         encoding="utf-8",
     )
     print(f"\nmean over {len(paths)} images from {args.input}:\n\n{markdown}\n")
@@ -139,6 +148,10 @@ def resolve_models(requested):
             label = str(model)  # two paths with the same file name: tell them apart by the whole path
         models[label] = model
     return models
+
+
+def _folders(paths):
+    return " + ".join(str(p) for p in paths)
 
 
 def training_mean_ab(paths):
@@ -221,20 +234,25 @@ def markdown_table(table, methods):
     return "\n".join(lines)
 
 
-def report_text(args, models, n_images, mean_ab, markdown, verdicts, notes, original_colorfulness):
-    model_list = ", ".join(f"{label} (`{cli.model_path(model)}`)" for label, model in models.items())
+def report_text(args, models, colorizers, n_images, mean_ab, markdown, verdicts, notes, original_colorfulness):
+    model_list = ", ".join(
+        f"{label} (`{cli.model_path(model)}`, {ab_bins.loss_of(colorizer.model)} loss)"
+        for (label, model), colorizer in zip(models.items(), colorizers.values())
+    )
     lines = [
         "# Colorization report",
         "",
         f"Models: {model_list}. Images: {n_images} from `{args.input}`. "
-        f"Mean-ab baseline: a = {mean_ab[0]:.2f}, b = {mean_ab[1]:.2f} (pixel mean over `{args.train_images}`).",
+        f"Mean-ab baseline: a = {mean_ab[0]:.2f}, b = {mean_ab[1]:.2f} (pixel mean over `{_folders(args.train_images)}`).",
         "",
         markdown,
         "",
         "Means over the images. ↑ higher is better (PSNR, SSIM, AuC), ↓ lower is better (CIEDE2000, colorfulness gap). "
         f"Colorfulness has no better direction by itself; the originals' is {original_colorfulness:.1f}, "
         "and the gap is the distance to it. PSNR and SSIM are on 8-bit RGB; AuC is the area under the "
-        "cumulative ab-error curve for thresholds 0..150 (Zhang et al. 2016).",
+        "cumulative ab-error curve for thresholds 0..150 (Zhang et al. 2016); rebalanced AuC weighs each pixel by "
+        "the inverse frequency of its true colour's ab bin in its image, so rare saturated colours count as "
+        "much as common dull ones and a grey guess no longer scores well.",
         "",
         *[f"- {line}" for line in verdicts],
         "",

@@ -6,8 +6,9 @@ The networks work in CIE Lab (D65 white, sRGB primaries, as scikit-image's
     network input   l_norm  = L / 100      # L in [0, 100]   -> [0, 1]
     network target  ab_norm = ab / 128     # ab in [-128, 127] -> [-1, 1], a tanh covers it
 
-Two implementations of RGB -> Lab exist: NumPy (scikit-image) for files and
-video frames, and TensorFlow for the `tf.data` input pipeline, tested to agree.
+Three implementations of RGB -> Lab exist, tested to agree: NumPy (scikit-image)
+for files and video frames, TensorFlow for the `tf.data` input pipeline, and
+OpenCV for the input pipeline without TensorFlow.
 """
 
 import warnings
@@ -40,6 +41,13 @@ def lab_to_rgb(lab):
         warnings.simplefilter("ignore")  # out-of-gamut colours are clipped below
         rgb = color.lab2rgb(np.asarray(lab, dtype=np.float64))
     return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+
+
+def rgb_to_lab_fast(rgb):
+    """`rgb_to_lab` by OpenCV in float32: many times faster, within 1 unit of it (tested); for training batches."""
+    import cv2
+
+    return cv2.cvtColor(to_float_rgb(rgb).astype(np.float32), cv2.COLOR_RGB2LAB)
 
 
 def rgb_to_l(rgb):

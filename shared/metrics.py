@@ -4,6 +4,8 @@
     ssim          structural similarity on 8-bit RGB, channels averaged
     colorfulness  Hasler and Suesstrunk (2003), on 0..255 RGB; colorfulness_gap compares two sets
     auc           area under the cumulative ab-error curve, thresholds 0..150 (Zhang et al. 2016), percent
+    rebalanced_auc  the same with each pixel weighted by the inverse frequency of its true colour's ab bin
+                  in the image, so every colour present counts alike (rare saturated ones as much as grey)
     ciede2000     mean CIEDE2000 colour difference
 
 `result` is the colorized image (the original's own L with predicted ab, as
@@ -15,7 +17,7 @@ import numpy as np
 from skimage.color import deltaE_ciede2000
 from skimage.metrics import structural_similarity
 
-from shared import lab
+from shared import ab_bins, lab
 
 PSNR_CAP = 100.0  # dB, reported for identical images instead of infinity
 AUC_THRESHOLDS = np.arange(0, 151)  # ab error thresholds 0..150, as in Zhang et al. 2016
@@ -65,8 +67,27 @@ def ab_error(result, original):
 
 def auc(result, original):
     """Share of pixels whose Euclidean ab error is at most t, averaged over t = 0..150, in percent."""
-    errors = np.sort(ab_error(result, original), axis=None)
-    shares = np.searchsorted(errors, AUC_THRESHOLDS, side="right") / errors.size  # share of errors <= t, per t
+    return _weighted_auc(ab_error(result, original), None)
+
+
+def rebalanced_auc(result, original):
+    """`auc` with each pixel weighted by 1 / (pixels of its true colour's ab bin in this image), in percent.
+
+    Zhang et al. 2016's class-rebalanced AuC: a grey guess scores well on plain AuC
+    because most pixels are dull; here each colour present weighs the same in all.
+    """
+    classes = ab_bins.nearest_bin(lab.rgb_to_lab(original)[..., 1:]).ravel()
+    weights = 1.0 / np.bincount(classes)[classes]
+    return _weighted_auc(ab_error(result, original), weights)
+
+
+def _weighted_auc(errors, weights):
+    """Mean over t = 0..150 of the (weighted) share of pixels whose ab error is at most t, in percent."""
+    errors = errors.ravel()
+    weights = np.ones_like(errors) if weights is None else np.asarray(weights, np.float64)
+    order = np.argsort(errors)
+    cumulative = np.concatenate([[0.0], np.cumsum(weights[order])]) / weights.sum()
+    shares = cumulative[np.searchsorted(errors[order], AUC_THRESHOLDS, side="right")]  # share with error <= t
     return float(100.0 * shares.mean())
 
 
@@ -81,6 +102,7 @@ def image_metrics(result, original):
         "psnr": psnr(result, original),
         "ssim": ssim(result, original),
         "auc": auc(result, original),
+        "rebalanced_auc": rebalanced_auc(result, original),
         "ciede2000": ciede2000(result, original),
         "colorfulness": colorfulness(result),
         "colorfulness_original": colorfulness(original),

@@ -19,10 +19,11 @@ import os
 import time
 from pathlib import Path
 
+import cv2
 import keras
 from tqdm.auto import tqdm
 
-from shared import cli, data
+from shared import ab_bins, cli, data, lab
 from shared.data import InputError
 
 
@@ -43,6 +44,12 @@ def save_atomic(model, path):
     partial = path.with_name(f".{path.stem}.partial.keras")
     model.save(partial)
     os.replace(partial, path)
+
+
+def inference_model(model):
+    """What is saved for colorizing: the model itself, or for a classification model
+    the same layers with the decoding of bin logits into ab_norm appended."""
+    return ab_bins.with_decoding(model) if ab_bins.is_classifier(model) else model
 
 
 def read_log(log_path):
@@ -129,7 +136,7 @@ class Checkpointer(keras.callbacks.Callback):
         if self.best_weights is not None:
             best = keras.models.clone_model(self.model)  # uncompiled: no optimizer state, a third of the size
             best.set_weights(self.best_weights)
-            save_atomic(best, self.model_path)
+            save_atomic(inference_model(best), self.model_path)
             self.best_weights = None
         save_atomic(self.model, self.files["state"])
         info = {"epochs_done": self.epochs_done, "monitor": self.monitor, "best": self.best}
@@ -226,16 +233,19 @@ def _truncate_log(log_path, n_epochs):
 
 # --- the command line of the tiers that train on a folder of photos (beta, full_version) ----------
 
+DEFAULT_TRAINING_IMAGES = (cli.DATASETS / "landscapes" / "train", cli.DATASETS / "landscapes" / "extra")
+
 
 def build_train_parser(tier, description, epochs=100, batch_size=8, image_size=256, learning_rate=1e-3):
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--images", type=Path, default=cli.DATASETS / "landscapes" / "train",
-                        help="folder, image or list file of training photos (default: %(default)s)")
+    parser.add_argument("--images", type=Path, nargs="+", default=list(DEFAULT_TRAINING_IMAGES),
+                        help="folders, images or list files of training photos (default: %(default)s)")
     parser.add_argument("--epochs", type=cli.positive_int, default=epochs, help="epochs in all (default: %(default)s)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=batch_size, help="(default: %(default)s)")
     parser.add_argument("--image-size", type=cli.positive_int, default=image_size,
                         help="training resolution in px (default: %(default)s)")
     parser.add_argument("--learning-rate", type=cli.positive_float, default=learning_rate, help="(default: %(default)s)")
+    add_loss_argument(parser, default="classification")
     parser.add_argument("--val-share", type=float, default=0.1,
                         help="share of the images held out for validation (default: %(default)s)")
     parser.add_argument("--model-out", type=Path, default=cli.MODELS / f"{tier}.keras", help="(default: %(default)s)")
@@ -244,8 +254,38 @@ def build_train_parser(tier, description, epochs=100, batch_size=8, image_size=2
     return parser
 
 
+def add_loss_argument(parser, default):
+    parser.add_argument(
+        "--loss", choices=ab_bins.LOSSES, default=default,
+        help="classification: a distribution over ab bins, rebalanced toward rare colours (vivid); "
+             "regression: mean-squared error on ab (the reference design's, dull) (default: %(default)s)",
+    )
+
+
+def list_training_images(sources, min_side=1):
+    """Every usable image of one or more folders, images or list files, each once, sorted."""
+    sources = [sources] if isinstance(sources, (str, Path)) else sources
+    return sorted({path for source in sources for path in data.list_images(source, min_side=min_side)})
+
+
+def class_weights_for(paths, image_size, loss):
+    """The rebalancing weights of these training images for the classification loss (None for regression).
+
+    From each image's ab at the training size, un-augmented; the same images give the same weights.
+    """
+    if loss != "classification":
+        return None
+
+    def ab_at_training_size(path):
+        rgb = cv2.resize(data.read_rgb(path), (image_size, image_size), interpolation=cv2.INTER_AREA)
+        return lab.rgb_to_lab(rgb)[..., 1:]
+
+    images = tqdm(paths, desc="colour histogram", unit="image", leave=False, dynamic_ncols=True, delay=2)
+    return ab_bins.rebalancing_weights(ab_bins.bin_histogram(ab_at_training_size(p) for p in images))
+
+
 def train_on_folder(args, build_model, make_dataset=None):
-    """List, split and stream the photos, then train `build_model(image_size, learning_rate)`.
+    """List, split and stream the photos, then train `build_model(image_size, learning_rate, loss, class_weights)`.
 
     `make_dataset(paths, image_size, batch_size, augment=, shuffle=)` makes the
     batches (default `data.make_dataset`); full_version adds its embeddings there.
@@ -255,12 +295,16 @@ def train_on_folder(args, build_model, make_dataset=None):
         raise InputError(f"--image-size must be a multiple of 8, got {args.image_size}")
     if not 0 <= args.val_share < 1:
         raise InputError(f"--val-share must be in [0, 1), got {args.val_share}")
-    paths = data.list_images(args.images)
+    paths = list_training_images(args.images)
     train_paths, val_paths = data.split_validation(paths, args.val_share, seed=args.seed)
-    print(f"training on {len(train_paths)} images, validating on {len(val_paths)}, at {args.image_size}px")
+    print(f"training on {len(train_paths)} images, validating on {len(val_paths)}, at {args.image_size}px, "
+          f"{args.loss} loss")
+    class_weights = None if args.resume else class_weights_for(train_paths, args.image_size, args.loss)
     train_data = make_dataset(train_paths, args.image_size, args.batch_size, augment=True, shuffle=True)
     val_data = make_dataset(val_paths, args.image_size, args.batch_size) if val_paths else None
-    model = build_model(image_size=args.image_size, learning_rate=args.learning_rate)
+    model = build_model(
+        image_size=args.image_size, learning_rate=args.learning_rate, loss=args.loss, class_weights=class_weights
+    )
     result = fit(
         model,
         train_data,

@@ -52,6 +52,7 @@ def build_parser():
     parser.add_argument("--output", type=Path, help="output video, .mp4, .avi or .mkv (default: results/video/<input>_<tier>.mp4)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=8, help="frames per model call (default: %(default)s)")
     parser.add_argument("--max-frames", type=cli.positive_int, help="stop after this many frames")
+    colorize.add_temperature_argument(parser)
     parser.add_argument("--side-by-side", action="store_true", help="write the grayscale input and the result next to each other")
     parser.add_argument(
         "--temporal", action=argparse.BooleanOptionalAction, default=True,
@@ -370,7 +371,7 @@ def main(argv=None):
     output = args.output or default_output(source, args.model)
     if source.path is not None and output.resolve() == source.path.resolve():
         raise InputError(f"the output {output} would overwrite the input")
-    colorizer = colorize.load_colorizer(args.model, args.batch_size)
+    colorizer = colorize.load_colorizer(args.model, args.batch_size, args.temperature)
     width, height = source.size
     colorizer.check_size(height, width, name=f"{source.name}'s frame")
 

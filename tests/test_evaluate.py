@@ -90,7 +90,9 @@ def test_report_writes_table_csv_and_figures(workspace, tmp_path):
     assert len(per_image) == 2 * 3  # two images, one model, two baselines
 
     report = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
-    assert "| method | PSNR (dB) ↑ | SSIM ↑ | AuC (%) ↑ | CIEDE2000 ↓ | colorfulness | colorfulness gap ↓ |" in report
+    assert ("| method | PSNR (dB) ↑ | SSIM ↑ | AuC (%) ↑ | rebalanced AuC (%) ↑ | CIEDE2000 ↓ | colorfulness "
+            "| colorfulness gap ↓ |") in report
+    assert "tiny.keras`, regression loss)" in report
     assert "| tiny |" in report and f"| {evaluate.MEAN_AB} |" in report
     assert "- tiny: " in report and "baselines" in report
 
@@ -128,8 +130,10 @@ def test_read_curve_turns_missing_val_loss_into_nan(workspace):
 
 
 def test_verdict_respects_which_direction_is_better():
-    good = {"psnr": 25, "ssim": 0.95, "auc": 90, "ciede2000": 5, "colorfulness": 30, "colorfulness_gap": 3}
-    baseline = {"psnr": 22, "ssim": 0.90, "auc": 85, "ciede2000": 8, "colorfulness": 1, "colorfulness_gap": 30}
+    good = {"psnr": 25, "ssim": 0.95, "auc": 90, "rebalanced_auc": 88, "ciede2000": 5, "colorfulness": 30,
+            "colorfulness_gap": 3}
+    baseline = {"psnr": 22, "ssim": 0.90, "auc": 85, "rebalanced_auc": 80, "ciede2000": 8, "colorfulness": 1,
+                "colorfulness_gap": 30}
     table = {"m": good, evaluate.GRAYSCALE: baseline, evaluate.MEAN_AB: baseline}
     assert evaluate.verdict("m", table) == "m: beats both baselines on every metric."
 
@@ -143,6 +147,8 @@ def test_verdict_respects_which_direction_is_better():
 
 def test_default_models_are_the_trained_tiers(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "MODELS", tmp_path)
+    assert evaluate.resolve_models(None) == {"beta": "beta", "full_version": "full_version"}  # the shipped ones
+    monkeypatch.setattr(cli, "shipped_model_path", lambda tier: tmp_path / "shipped" / f"{tier}.keras")
     with pytest.raises(InputError, match=r"no trained model.*python alpha/train\.py.*python beta/train\.py"):
         evaluate.resolve_models(None)
     (tmp_path / "beta.keras").write_bytes(b"")

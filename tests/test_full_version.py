@@ -19,7 +19,7 @@ from full_version.model import (
     build_model,
     embedding_of,
 )
-from shared import colorize
+from shared import ab_bins, colorize
 from shared.data import InputError
 
 SIZE = 32  # px, training size of the tiny models
@@ -50,12 +50,13 @@ def test_every_block_has_the_documented_shape():
     local_features = build_encoder(256)(l_norm)
     assert tuple(local_features.shape) == (1, 32, 32, 256)
     assert tuple(build_global_branch(256)(l_norm).shape) == (1, 256)
-    ab_norm = np.asarray(build_decoder(32)(local_features))
+    ab_norm = np.asarray(build_decoder(32, loss="regression")(local_features))
     assert ab_norm.shape == (1, 256, 256, 2)
     assert np.abs(ab_norm).max() <= 1.0
+    assert tuple(build_decoder(32)(local_features).shape) == (1, 64, 64, ab_bins.N_BINS)  # bin logits at 1/4
 
     learned = build_model(256, embedding="learned")
-    assert learned.predict_on_batch(l_norm).shape == (1, 256, 256, 2)
+    assert ab_bins.with_decoding(learned).predict_on_batch(l_norm).shape == (1, 256, 256, 2)
     assert learned.get_layer("fusion").output.shape[1:] == (32, 32, 256)
     imagenet = build_model(256, embedding="imagenet")
     assert [tuple(i.shape[1:]) for i in imagenet.inputs] == [(256, 256, 1), (IMAGENET_EMBEDDING_SIZE,)]
@@ -77,7 +78,7 @@ def test_fusion_puts_each_images_vector_at_every_position():
 
 def test_two_global_vectors_give_two_colorings_of_the_same_l():
     keras.utils.set_random_seed(1)
-    model = build_model(SIZE, embedding="imagenet")
+    model = ab_bins.with_decoding(build_model(SIZE, embedding="imagenet"))
     l_norm = np.repeat(np.random.default_rng(0).uniform(0, 1, (1, SIZE, SIZE, 1)), 2, axis=0).astype(np.float32)
     vectors = np.stack([np.zeros(IMAGENET_EMBEDDING_SIZE), np.full(IMAGENET_EMBEDDING_SIZE, 3.0)]).astype(np.float32)
     ab_both = np.asarray(model.predict_on_batch({"l_norm": l_norm, "embedding": vectors}))
@@ -171,7 +172,7 @@ def test_imagenet_embeddings_are_computed_once_and_read_from_disk_after(tmp_path
 
 @pytest.mark.parametrize("embedding", ["learned", "imagenet"])
 def test_a_saved_model_loads_and_predicts_the_same(tmp_path, embedding):
-    model = build_model(SIZE, embedding=embedding)
+    model = ab_bins.with_decoding(build_model(SIZE, embedding=embedding))
     rng = np.random.default_rng(0)
     inputs = rng.uniform(0, 1, (2, SIZE, SIZE, 1)).astype(np.float32)
     if embedding == "imagenet":

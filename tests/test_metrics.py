@@ -137,7 +137,7 @@ def test_colorfulness_gap_is_the_distance_between_mean_colourfulness():
 def test_image_metrics_collects_every_metric():
     original, result = photo_like(0), photo_like(1)
     values = metrics.image_metrics(result, original)
-    assert set(values) == {"psnr", "ssim", "auc", "ciede2000", "colorfulness", "colorfulness_original"}
+    assert set(values) == {"psnr", "ssim", "auc", "rebalanced_auc", "ciede2000", "colorfulness", "colorfulness_original"}
     assert values["psnr"] == metrics.psnr(result, original)
     assert values["auc"] == metrics.auc(result, original)
     assert values["colorfulness_original"] == metrics.colorfulness(original)

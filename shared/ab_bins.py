@@ -1,0 +1,239 @@
+"""Colour as classes: ab quantised into bins, the classification loss, and its decoding.
+
+Zhang, Isola and Efros ("Colorful Image Colorization", ECCV 2016): a mean-squared
+error on ab rewards the average of the plausible colours, a brownish grey. So the
+network predicts, per pixel, a probability for each ab bin instead, and is trained
+with a cross-entropy that counts rare (saturated) colours more. At inference the
+distribution is decoded with an annealed mean: the mean of softmax(logits / T),
+between the mode (T -> 0, vivid but speckled) and the plain mean (T = 1, calm but dull).
+
+    bins            the centres of a 10x10 grid over ab that are in the sRGB gamut for
+                    at least one L; ab units (about -110..110)
+    logits          (N, h, w, n_bins) at a quarter of the input size (OUTPUT_STRIDE)
+    ab_norm         ab / 128, as everywhere in the project (shared/lab.py)
+"""
+
+import numpy as np
+
+import keras
+from keras import layers, ops
+
+from shared import lab
+
+GRID_STEP = 10.0  # ab units between neighbouring bin centres
+GRID_LIMIT = 110.0  # centres from -110 to 110 in a and in b; sRGB needs no more
+SOFT_NEIGHBOURS = 5  # a target colour is spread over this many nearest bins
+SOFT_SIGMA = 5.0  # ab units, the Gaussian of that spread
+SMOOTHING_SIGMA = 5.0  # ab units, the Gaussian that smooths the training set's colour histogram
+UNIFORM_MIX = 0.5  # lambda: how much of the uniform distribution is mixed into it
+DEFAULT_TEMPERATURE = 0.38  # annealed-mean temperature (Zhang et al.)
+OUTPUT_STRIDE = 4  # classification heads predict at a quarter of the input size
+
+# sRGB linear <- XYZ (D65), the inverse of lab._RGB_TO_XYZ
+_XYZ_TO_RGB = np.linalg.inv(lab._RGB_TO_XYZ.astype(np.float64))
+
+
+def lab_to_linear_rgb(lab_values):
+    """Lab (..., 3) -> linear sRGB (..., 3), unclipped: a colour is in the gamut when all three are in [0, 1]."""
+    lab_values = np.asarray(lab_values, np.float64)
+    fy = (lab_values[..., 0] + 16.0) / 116.0
+    f = np.stack([fy + lab_values[..., 1] / 500.0, fy, fy - lab_values[..., 2] / 200.0], axis=-1)
+    xyz = np.where(f > 6.0 / 29.0, f**3, (f - 16.0 / 116.0) / 7.787) * lab._D65_WHITE
+    return xyz @ _XYZ_TO_RGB.T
+
+
+def in_gamut_lightness(ab, lightness_steps=201):
+    """For each ab (n, 2): an L in [0, 100] where (L, a, b) is inside sRGB, or NaN if there is none."""
+    ab = np.asarray(ab, np.float64)
+    lightness = np.linspace(0.0, 100.0, lightness_steps)
+    grid = np.concatenate(
+        [np.repeat(lightness, len(ab))[:, None], np.tile(ab, (len(lightness), 1))], axis=1
+    ).reshape(len(lightness), len(ab), 3)
+    linear = lab_to_linear_rgb(grid)
+    inside = np.all((linear >= 0.0) & (linear <= 1.0), axis=-1)  # (lightness, n)
+    middle = np.full(len(ab), np.nan)
+    for i in np.flatnonzero(inside.any(axis=0)):
+        middle[i] = np.median(lightness[inside[:, i]])  # the middle of the in-gamut range: safest for a round trip
+    return middle
+
+
+def _compute_bins():
+    centres = np.arange(-GRID_LIMIT, GRID_LIMIT + GRID_STEP / 2, GRID_STEP)
+    a, b = np.meshgrid(centres, centres, indexing="ij")
+    candidates = np.stack([a.ravel(), b.ravel()], axis=1)
+    return candidates[~np.isnan(in_gamut_lightness(candidates))].astype(np.float32)
+
+
+BINS = _compute_bins()  # (n_bins, 2), ab units
+N_BINS = len(BINS)
+
+
+def nearest_bin(ab):
+    """ab (..., 2) in ab units -> index of the nearest bin (...)."""
+    ab = np.asarray(ab, np.float32)
+    flat = ab.reshape(-1, 2)
+    squared = (flat**2).sum(1)[:, None] - 2.0 * flat @ BINS.T + (BINS**2).sum(1)[None]
+    return squared.argmin(axis=1).reshape(ab.shape[:-1])
+
+
+# --- rebalancing weights ------------------------------------------------------------------
+
+
+def bin_histogram(ab_images, step=2):
+    """Counts of each bin's colour over images of ab (each HxWx2, ab units), every `step`-th pixel."""
+    counts = np.zeros(N_BINS, np.float64)
+    for ab in ab_images:
+        counts += np.bincount(nearest_bin(ab[::step, ::step]).ravel(), minlength=N_BINS)
+    return counts
+
+
+def smooth_over_ab(values, sigma=SMOOTHING_SIGMA):
+    """Gaussian smoothing of per-bin values over the ab plane (sigma in ab units), mass kept."""
+    squared = ((BINS[:, None, :] - BINS[None, :, :]) ** 2).sum(-1)
+    kernel = np.exp(-squared / (2.0 * sigma**2))
+    return kernel @ (values / kernel.sum(axis=0))
+
+
+def rebalancing_weights(counts, mix=UNIFORM_MIX, sigma=SMOOTHING_SIGMA):
+    """Zhang et al.'s class weights from a bin histogram: rare colours weigh more.
+
+    w ~ 1 / ((1 - mix) p_smoothed + mix / n_bins), scaled so that the expected
+    weight under p_smoothed is 1. A colour that never occurs gets the largest weight.
+    """
+    counts = np.asarray(counts, np.float64)
+    if counts.sum() <= 0:
+        raise ValueError("the colour histogram is empty")
+    probability = smooth_over_ab(counts / counts.sum(), sigma)
+    weights = 1.0 / ((1.0 - mix) * probability + mix / N_BINS)
+    return (weights / (probability * weights).sum()).astype(np.float32)
+
+
+# --- the loss ------------------------------------------------------------------------------
+
+
+def _squared_distances(ab_norm):
+    """ab_norm (..., 2) -> squared ab distance to every bin (..., n_bins), in ab units^2."""
+    ab = ab_norm * lab.AB_SCALE
+    bins = ops.convert_to_tensor(BINS)
+    return (
+        ops.sum(ab**2, axis=-1, keepdims=True)
+        - 2.0 * ops.matmul(ab, ops.transpose(bins))
+        + ops.sum(bins**2, axis=-1)
+    )
+
+
+def soft_encode(ab_norm, neighbours=SOFT_NEIGHBOURS, sigma=SOFT_SIGMA):
+    """Targets (..., 2) as ab_norm -> distributions over the bins (..., n_bins).
+
+    Each colour's mass goes to its `neighbours` nearest bins, weighted by a
+    Gaussian of the distance (sigma in ab units); the rest of the bins get 0.
+    """
+    squared = _squared_distances(ops.convert_to_tensor(ab_norm, "float32"))
+    nearest, _ = ops.top_k(-squared, k=neighbours)  # negated: the k smallest distances
+    kept = -squared >= nearest[..., -1:]
+    mass = ops.where(kept, ops.exp(-(squared - ops.min(squared, axis=-1, keepdims=True)) / (2.0 * sigma**2)), 0.0)
+    return mass / ops.sum(mass, axis=-1, keepdims=True)
+
+
+@keras.saving.register_keras_serializable(package="colorize")
+class RebalancedCrossEntropy(keras.losses.Loss):
+    """Per-pixel cross-entropy between the soft-encoded true ab and softmax(logits), rebalanced.
+
+    y_true: ab_norm (N, H, W, 2) at the input size, averaged down to the logits' size.
+    y_pred: logits (N, H/s, W/s, n_bins). Each pixel is weighted by its nearest bin's
+    `class_weights` entry (stored in the config, so a saved training state keeps them).
+    """
+
+    def __init__(self, class_weights=None, name="rebalanced_cross_entropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.class_weights = [1.0] * N_BINS if class_weights is None else [float(w) for w in class_weights]
+        if len(self.class_weights) != N_BINS:
+            raise ValueError(f"expected {N_BINS} class weights, got {len(self.class_weights)}")
+
+    def call(self, y_true, y_pred):
+        factor = ops.shape(y_true)[1] // ops.shape(y_pred)[1]
+        if factor > 1:
+            y_true = ops.average_pool(y_true, factor, strides=factor, padding="valid")
+        target = soft_encode(y_true)
+        log_probability = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
+        cross_entropy = -ops.sum(target * log_probability, axis=-1)
+        pixel_weight = ops.take(ops.convert_to_tensor(self.class_weights), ops.argmax(target, axis=-1))
+        return ops.mean(pixel_weight * cross_entropy, axis=(1, 2))
+
+    def get_config(self):
+        return {**super().get_config(), "class_weights": self.class_weights}
+
+
+# --- decoding -------------------------------------------------------------------------------
+
+
+def annealed_mean(logits, temperature=DEFAULT_TEMPERATURE):
+    """logits (..., n_bins) -> ab_norm (..., 2): the mean of softmax(logits / T) over the bin centres."""
+    probability = ops.softmax(ops.cast(logits, "float32") / temperature, axis=-1)
+    return ops.matmul(probability, ops.convert_to_tensor(BINS / lab.AB_SCALE))
+
+
+@keras.saving.register_keras_serializable(package="colorize")
+class AnnealedMean(layers.Layer):
+    """The decoding layer at the end of a classification model: logits -> ab_norm.
+
+    `temperature` can be changed on a loaded model before it first runs
+    (test.py and video.py's --temperature): lower is more vivid, higher calmer.
+    """
+
+    def __init__(self, temperature=DEFAULT_TEMPERATURE, **kwargs):
+        super().__init__(**kwargs)
+        self.temperature = float(temperature)
+
+    def call(self, logits):
+        return annealed_mean(logits, self.temperature)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2)
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature}
+
+
+def logits_head(name="ab_logits"):
+    """The last layer of every classification model: one logit per bin and pixel."""
+    return layers.Conv2D(N_BINS, 1, name=name)
+
+
+def is_classifier(model):
+    """True for a model whose output is bin logits (a model being trained with RebalancedCrossEntropy)."""
+    return model.outputs[0].shape[-1] == N_BINS
+
+
+def with_decoding(model, temperature=DEFAULT_TEMPERATURE):
+    """A logits model -> the same layers mapping its inputs to ab_norm at the input size."""
+    ab_norm = AnnealedMean(temperature, name="annealed_mean")(model.outputs[0])
+    ab_norm = layers.UpSampling2D(OUTPUT_STRIDE, interpolation="bilinear", name="to_input_size")(ab_norm)
+    return keras.Model(model.inputs, ab_norm, name=model.name)
+
+
+def decoding_layer(model):
+    """The model's AnnealedMean layer, or None for a regression model."""
+    for layer in model.layers:
+        if isinstance(layer, AnnealedMean):
+            return layer
+        if hasattr(layer, "layers"):
+            inner = decoding_layer(layer)
+            if inner is not None:
+                return inner
+    return None
+
+
+def loss_of(model):
+    """"classification" or "regression": which loss trained a saved colorizer."""
+    return "classification" if decoding_layer(model) is not None else "regression"
+
+
+LOSSES = ("classification", "regression")
+
+
+def training_loss(loss, class_weights=None):
+    """--loss classification|regression -> what `model.compile` takes."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    return RebalancedCrossEntropy(class_weights) if loss == "classification" else "mse"

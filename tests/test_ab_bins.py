@@ -1,0 +1,94 @@
+"""The ab bins, the classification loss, its rebalancing weights and the annealed-mean decoding."""
+
+import keras
+import numpy as np
+import pytest
+from skimage import color
+
+from shared import ab_bins, lab, metrics
+
+
+def test_bins_are_the_in_gamut_centres_of_a_10_grid():
+    assert ab_bins.N_BINS == 226  # of the 23 x 23 centres from -110 to 110, those inside sRGB for some L
+    assert np.all(np.mod(ab_bins.BINS, 10) == 0)
+    assert [0, 0] in ab_bins.BINS.tolist() and [-110, -110] not in ab_bins.BINS.tolist()
+
+
+def test_every_bin_round_trips_through_rgb():
+    lightness = ab_bins.in_gamut_lightness(ab_bins.BINS)
+    assert not np.isnan(lightness).any()
+    lab_values = np.concatenate([lightness[:, None], ab_bins.BINS], axis=1)
+    rgb = color.xyz2rgb(color.lab2xyz(lab_values[None]))[0]
+    assert rgb.min() >= 0 and rgb.max() <= 1
+    np.testing.assert_allclose(color.rgb2lab(rgb[None])[0], lab_values, atol=1e-6)
+
+
+def test_soft_encoding_puts_the_mass_on_the_five_nearest_bins():
+    ab = np.array([[23.0, -41.0]], np.float32)
+    encoded = keras.ops.convert_to_numpy(ab_bins.soft_encode(ab / lab.AB_SCALE))[0]
+    assert encoded.sum() == pytest.approx(1.0, abs=1e-5)
+    assert np.count_nonzero(encoded) == 5
+    distance = np.linalg.norm(ab_bins.BINS - ab, axis=1)
+    np.testing.assert_array_equal(np.sort(np.flatnonzero(encoded)), np.sort(np.argsort(distance)[:5]))
+    assert np.argmax(encoded) == np.argmin(distance)  # (20, -40): the nearest gets the most
+    assert np.all(np.diff(encoded[np.argsort(distance)[:5]]) <= 1e-7)  # farther bins get less
+
+
+def test_rebalancing_weights_are_largest_for_colours_absent_from_training():
+    red = np.broadcast_to(np.array([60.0, 40.0], np.float32), (8, 8, 2))  # a one-colour training set
+    weights = ab_bins.rebalancing_weights(ab_bins.bin_histogram([red]))
+    seen = ab_bins.nearest_bin(np.array([60.0, 40.0]))
+    assert weights[seen] == weights.min()
+    far_away = np.linalg.norm(ab_bins.BINS - [60.0, 40.0], axis=1) > 30
+    assert np.all(weights[far_away] > 1.5 * weights[seen])
+    assert np.allclose(weights[far_away], weights.max(), rtol=1e-3)
+
+
+def test_rebalancing_weights_average_one_under_the_smoothed_distribution():
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 50, ab_bins.N_BINS).astype(float)
+    weights = ab_bins.rebalancing_weights(counts)
+    smoothed = ab_bins.smooth_over_ab(counts / counts.sum())
+    assert float((smoothed * weights).sum()) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_annealed_mean_goes_from_the_mode_to_the_mean():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(3, ab_bins.N_BINS)).astype(np.float32)
+    logits[:, 17] += 10.0  # a clear mode
+    mode = keras.ops.convert_to_numpy(ab_bins.annealed_mean(logits, temperature=1e-3))
+    np.testing.assert_allclose(mode * lab.AB_SCALE, np.repeat(ab_bins.BINS[17:18], 3, axis=0), atol=1e-3)
+    probability = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    mean = keras.ops.convert_to_numpy(ab_bins.annealed_mean(logits, temperature=1.0))
+    np.testing.assert_allclose(mean * lab.AB_SCALE, probability @ ab_bins.BINS, atol=1e-3)
+
+
+def test_the_loss_is_lowest_for_logits_that_point_at_the_true_colour():
+    ab_norm = np.broadcast_to(np.array([30.0, 20.0]) / lab.AB_SCALE, (1, 8, 8, 2)).astype(np.float32)
+    loss = ab_bins.RebalancedCrossEntropy()
+    target = keras.ops.convert_to_numpy(ab_bins.soft_encode(ab_norm[:, :2, :2]))  # the logits are 4x smaller
+    right = np.log(target + 1e-6)
+    wrong = np.roll(right, 100, axis=-1)  # the same distribution around another colour
+    entropy = float(-(target * np.log(target + 1e-12)).sum(-1).mean())
+    assert float(loss(ab_norm, right)) == pytest.approx(entropy, abs=0.01)  # all weights 1: cross-entropy = entropy
+    assert float(loss(ab_norm, wrong)) > 5 * float(loss(ab_norm, right))
+
+
+def test_the_loss_keeps_its_weights_through_a_save():
+    weights = np.linspace(0.5, 2.0, ab_bins.N_BINS)
+    restored = ab_bins.RebalancedCrossEntropy.from_config(ab_bins.RebalancedCrossEntropy(weights).get_config())
+    np.testing.assert_allclose(restored.class_weights, weights, rtol=1e-6)
+
+
+def test_rebalanced_auc_counts_each_colour_alike():
+    """3 grey pixels exact and 1 red pixel 50 ab units off: plain AuC weighs them 3:1, rebalanced 1:1."""
+    original_lab = np.array([[[50.0, 0.0, 0.0], [50.0, 0.0, 0.0], [50.0, 0.0, 0.0], [50.0, 60.0, 40.0]]])
+    result_lab = original_lab.copy()
+    result_lab[0, 3, 1:] = [30.0, 0.0]  # error |(60, 40) - (30, 0)| = 50
+    original, result = lab.lab_to_rgb(original_lab), lab.lab_to_rgb(result_lab)
+    errors = metrics.ab_error(result, original).ravel()
+    thresholds = metrics.AUC_THRESHOLDS
+    per_pixel = (errors[None, :] <= thresholds[:, None]).mean(axis=0)  # share of thresholds each pixel is within
+    assert metrics.auc(result, original) == pytest.approx(100 * per_pixel.mean(), abs=1e-6)
+    assert metrics.rebalanced_auc(result, original) == pytest.approx(100 * (per_pixel[:3].mean() + per_pixel[3]) / 2, abs=1e-6)
+    assert metrics.rebalanced_auc(result, original) < metrics.auc(result, original)
