@@ -28,8 +28,16 @@ def positive_float(text):
 
 
 def model_path(model):
-    """A tier name (`beta`) means models/<tier>.keras; anything else is a path."""
-    return MODELS / f"{model}.keras" if model in TIERS else Path(model)
+    """A tier name (`beta`) means the user's own models/<tier>.keras when it exists, otherwise the
+    model shipped with the project, <tier>/pretrained.keras, when there is one; anything else is a path."""
+    if model not in TIERS:
+        return Path(model)
+    own, shipped = MODELS / f"{model}.keras", shipped_model_path(model)
+    return shipped if shipped.exists() and not own.exists() else own
+
+
+def shipped_model_path(tier):
+    return REPO_ROOT / tier / "pretrained.keras"
 
 
 def train_command(model):
