@@ -72,7 +72,8 @@ class Colorizer:
             if self.working_size is None:  # sizes vary: an eager call traces no graph per new size
                 ab_batch = keras.ops.convert_to_numpy(self.model(inputs, training=False))
             else:  # one size: the compiled predict step is faster
-                ab_batch = np.asarray(self.model.predict_on_batch(inputs))
+                ab_batch = keras.ops.convert_to_numpy(self.model.predict_on_batch(inputs))
+            ab_batch = np.asarray(ab_batch, np.float32)  # bfloat16 models answer in bfloat16
             for i, ab_norm in zip(indices, ab_batch):
                 height, width = l_channels[i].shape
                 if self.working_size is None:
@@ -123,10 +124,12 @@ def load_model(model):
         raise InputError(f"cannot load {path} as a Keras model ({error})") from error
 
 
-def load_colorizer(model, batch_size=8):
+def load_colorizer(model, batch_size=8, precision="auto"):
+    """`precision`: what the network computes in (shared/accel.py; auto = bfloat16 on CPUs with native bfloat16)."""
     from full_version.model import embedding_of
+    from shared import accel
 
-    keras_model = load_model(model)
+    keras_model = accel.with_precision(load_model(model), precision)
     if embedding_of(keras_model) is not None:  # full_version: feeds its global features too
         from full_version.embedding import FullVersionColorizer
 
