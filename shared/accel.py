@@ -134,3 +134,4 @@ def with_precision(model, precision="auto"):
     clone = keras.saving.deserialize_keras_object(rewrite(keras.saving.serialize_keras_object(model)))
     clone.set_weights(model.get_weights())
     return clone
+

@@ -273,6 +273,7 @@ def train_on_folder(args, build_model, make_dataset=None):
         raise InputError(f"--image-size must be a multiple of 8, got {args.image_size}")
     if not 0 <= args.val_share < 1:
         raise InputError(f"--val-share must be in [0, 1), got {args.val_share}")
+    strategy = accel.distribution_strategy()  # first: a multi-worker one must exist before TensorFlow runs
     paths = data.list_images(args.images)
     train_paths, val_paths = data.split_validation(paths, args.val_share, seed=args.seed)
     print(f"training on {len(train_paths)} images, validating on {len(val_paths)}, at {args.image_size}px")
@@ -282,7 +283,6 @@ def train_on_folder(args, build_model, make_dataset=None):
     val_data = make_dataset(val_paths, args.image_size, args.batch_size) if val_paths else None
     precision = accel.set_precision(getattr(args, "precision", "auto"))
     print(f"precision: {precision}")
-    strategy = accel.distribution_strategy()
     if strategy is not None:
         print(f"training on {strategy.num_replicas_in_sync} replicas with {type(strategy).__name__}; "
               f"global batch {args.batch_size}")
