@@ -14,6 +14,15 @@ from shared import ab_bins, cli, colorize, data, lab, training
 DEFAULT_IMAGE = cli.DATASETS / "alpha" / "picos_de_europa.jpg"
 
 
+def training_data(rgb, min_side):
+    """The one image as (train_data, steps_per_epoch) for `training.fit`: L/100 in, ab/128 out, padded
+    to a multiple of `min_side`, held in memory (see `data.in_memory_pair`)."""
+    l_norm, ab_norm = lab.split_lab(lab.rgb_to_lab(rgb))
+    x = colorize.pad_to_multiple(l_norm, min_side)[None]  # (1, H, W, 1), L/100
+    y = colorize.pad_to_multiple(ab_norm, min_side)[None]  # (1, H, W, 2), ab/128
+    return data.in_memory_pair(x, y)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Train the alpha tier on one image and colorize it.")
     parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE, help="the one training image (default: %(default)s)")
@@ -30,15 +39,15 @@ def main(argv=None):
     paths = data.list_images(args.image, min_side=min_side)
     if len(paths) != 1:
         raise data.InputError(f"alpha trains on one image; {args.image} holds {len(paths)}")
-    l_norm, ab_norm = lab.split_lab(lab.rgb_to_lab(data.read_rgb(paths[0])))
-    x = colorize.pad_to_multiple(l_norm, min_side)[None]  # (1, H, W, 1), L/100
-    y = colorize.pad_to_multiple(ab_norm, min_side)[None]  # (1, H, W, 2), ab/128
+    rgb = data.read_rgb(paths[0])
+    train_data, steps = training_data(rgb, min_side)
     if args.loss == "classification" and not args.resume:  # weights from the one image's own colours
-        counts = ab_bins.bin_histogram([ab_norm * lab.AB_SCALE])
+        counts = ab_bins.bin_histogram([lab.rgb_to_lab(rgb)[..., 1:]])
         model = build_model(args.learning_rate, loss=args.loss, class_weights=ab_bins.rebalancing_weights(counts))
 
     start = time.perf_counter()
-    training.fit(model, (x, y), epochs=args.epochs, model_path=args.model_out, resume=args.resume)
+    training.fit(model, train_data, epochs=args.epochs, model_path=args.model_out, resume=args.resume,
+                 steps_per_epoch=steps)
     print(f"trained {args.epochs} epochs in {time.perf_counter() - start:.1f} s; model at {args.model_out}")
     return colorize.run_test(
         "alpha", DEFAULT_IMAGE, ["--model", str(args.model_out), "--input", str(paths[0]), "--output", str(args.output)]

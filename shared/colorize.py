@@ -72,7 +72,8 @@ class Colorizer:
             if self.working_size is None:  # sizes vary: an eager call traces no graph per new size
                 ab_batch = keras.ops.convert_to_numpy(self.model(inputs, training=False))
             else:  # one size: the compiled predict step is faster
-                ab_batch = np.asarray(self.model.predict_on_batch(inputs))
+                ab_batch = keras.ops.convert_to_numpy(self.model.predict_on_batch(inputs))
+            ab_batch = np.asarray(ab_batch, np.float32)  # bfloat16 models answer in bfloat16
             for i, ab_norm in zip(indices, ab_batch):
                 height, width = l_channels[i].shape
                 if self.working_size is None:
@@ -142,12 +143,14 @@ def set_temperature(keras_model, temperature, name="the model"):
     decoding.temperature = float(temperature)
 
 
-def load_colorizer(model, batch_size=8, temperature=None):
+def load_colorizer(model, batch_size=8, temperature=None, precision="float32"):
     """A tier name or .keras path -> a Colorizer; `temperature` (classification models only) sets the
-    annealed mean's temperature: lower is more vivid, higher calmer (default 0.38, Zhang et al.)."""
+    annealed mean's temperature: lower is more vivid, higher calmer (default 0.38, Zhang et al.);
+    `precision`: what the network computes in (shared/accel.py)."""
     from full_version.model import embedding_of
+    from shared import accel
 
-    keras_model = load_model(model)
+    keras_model = accel.with_precision(load_model(model), precision)
     if temperature is not None:
         set_temperature(keras_model, temperature, cli.model_path(model))
     if embedding_of(keras_model) is not None:  # full_version: feeds its global features too

@@ -1,8 +1,9 @@
 """Finding and reading images, and the `tf.data` pipeline that feeds training.
 
-Training streams from disk: every epoch decodes each file again, in parallel
-threads, and augments it on the fly, so peak memory does not grow with the
-number of images. Augmentation runs on RGB before the conversion to Lab, so L
+Training decodes each file in parallel threads (in the graph where TensorFlow
+can) and augments it on the fly. A small set's decoded photos are cached in
+memory after the first epoch; larger sets stream from disk every epoch, so peak
+memory does not grow with the number of images. Augmentation runs on RGB before the conversion to Lab, so L
 and ab stay aligned.
 """
 
@@ -19,6 +20,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from shared import lab
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+CACHE_LIMIT_BYTES = 1 << 30  # make_dataset(cache="auto") keeps decoded photos in memory up to this much
+GRAPH_FORMATS = {"JPEG", "PNG", "BMP"}  # what tf.io.decode_image reads the way read_rgb does (see graph_decodable)
 
 
 class InputError(Exception):
@@ -96,6 +99,30 @@ def split_validation(paths, share=0.1, seed=0):
 # --- tf.data pipeline ---------------------------------------------------------------------
 
 
+def graph_decodable(path):
+    """True when TensorFlow's own decoder gives what `read_rgb` gives: an 8-bit JPEG, PNG or BMP in
+    RGB, grayscale or palette, not turned by EXIF. Everything else goes through Pillow."""
+    try:
+        with Image.open(path) as image:
+            orientation = image.getexif().get(0x0112, 1)
+            return image.format in GRAPH_FORMATS and image.mode in ("RGB", "L", "P", "RGBA", "LA") and orientation == 1
+    except Exception:  # unreadable here: let read_rgb say why
+        return False
+
+
+def _decode_tf(path, in_graph):
+    """One file -> RGB float32 [0, 1]: tf.io.decode_image inside the graph, or Pillow (read_rgb) outside."""
+    import tensorflow as tf
+
+    def graph():
+        rgb = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        return tf.image.convert_image_dtype(rgb, tf.float32)
+
+    rgb = tf.cond(in_graph, graph, lambda: _load_tf(path))
+    rgb.set_shape([None, None, 3])
+    return rgb
+
+
 def _load_tf(path):
     import tensorflow as tf
 
@@ -156,7 +183,8 @@ def to_network_pair_tf(rgb):
     return lab.split_lab_tf(lab.rgb_to_lab_tf(rgb))
 
 
-def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=False, seed=None, embeddings=None):
+def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=False, seed=None, embeddings=None,
+                 cache="auto", decode="auto"):
     """A `tf.data.Dataset` of (l_norm, ab_norm) batches streamed from image files.
 
     Each image is squashed to image_size x image_size (as test time does), then
@@ -166,6 +194,14 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
     ({"l_norm": (N, S, S, 1), "embedding": (N, D)}, ab_norm), each row staying
     with its image through shuffling. Where TensorFlow is not installed (Keras
     on PyTorch, say, on a GPU machine) the same batches come from `PhotoBatches`.
+
+    Speed options (benchmarks/speed.py measures them): `decode="auto"` decodes
+    JPEG, PNG and BMP with TensorFlow inside the graph, in parallel and outside
+    Python's lock, and everything else with Pillow; `decode="pillow"` sends every
+    file through Pillow. `cache=True` keeps the decoded, resized photos in memory
+    after the first epoch (augmentation still differs every epoch); "auto" does
+    so when they take at most CACHE_LIMIT_BYTES, so large sets keep streaming in
+    flat memory.
     """
     if embeddings is not None:
         embeddings = np.asarray(embeddings, np.float32)
@@ -177,9 +213,14 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
         return PhotoBatches(paths, image_size, batch_size, augment, shuffle, seed, embeddings)
 
     size = [image_size, image_size]
+    if cache == "auto":
+        cache = len(paths) * image_size * image_size * 3 * 4 <= CACHE_LIMIT_BYTES
+    in_graph = [decode != "pillow" and graph_decodable(p) for p in paths]
 
-    def load(path, *embedding):
-        rgb = tf.image.resize(_load_tf(path), size, antialias=True)
+    def read(path, in_graph, *embedding):
+        return (tf.image.resize(_decode_tf(path, in_graph), size, antialias=True), *embedding)
+
+    def pair(rgb, *embedding):
         if augment:
             rgb = random_affine_tf(rgb)
         l_norm, ab_norm = to_network_pair_tf(rgb)
@@ -187,11 +228,31 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
 
     autotune = tf.data.AUTOTUNE
     path_strings = [str(p) for p in paths]
-    dataset = tf.data.Dataset.from_tensor_slices(path_strings if embeddings is None else (path_strings, embeddings))
+    columns = (path_strings, in_graph) if embeddings is None else (path_strings, in_graph, embeddings)
+    dataset = tf.data.Dataset.from_tensor_slices(columns)
+    if cache:  # decode once, in file order, then shuffle what is cached (a cache after shuffle would freeze its order)
+        dataset = dataset.map(read, num_parallel_calls=autotune).cache()
     if shuffle:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(load, num_parallel_calls=autotune, deterministic=not shuffle)
+    if not cache:
+        dataset = dataset.map(read, num_parallel_calls=autotune, deterministic=not shuffle)
+    dataset = dataset.map(pair, num_parallel_calls=autotune, deterministic=not shuffle)
     return dataset.batch(batch_size).prefetch(autotune)
+
+
+def in_memory_pair(x, y):
+    """Arrays that fit in memory as (train_data, steps_per_epoch) for `training.fit`, one batch per epoch.
+
+    With TensorFlow: a repeated `tf.data` dataset of the one batch. Keras wraps
+    NumPy arrays in a new dataset at every epoch, which costs about as much as
+    alpha's whole training step; one dataset that repeats is made once.
+    Without TensorFlow: the arrays themselves.
+    """
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return (x, y), None
+    return tf.data.Dataset.from_tensors((x, y)).repeat(), 1
 
 
 class PhotoBatches(keras.utils.PyDataset):

@@ -169,7 +169,7 @@ def _span(first, last):
 
 
 def _make_frame(index, rgb, motion_estimator, l_channel=None):
-    l_channel = lab.rgb_to_l(rgb) if l_channel is None else l_channel
+    l_channel = lab.rgb_to_l_fast(rgb) if l_channel is None else l_channel
     motion = motion_estimator.step(l_channel) if motion_estimator else None
     return Frame(index, rgb, l_channel, motion)
 
@@ -222,9 +222,9 @@ def colorize_frames(frames, colorizer, batch_size, temporal_filter=None):
 
 def render(frame, ab_norm, side_by_side=False):
     """The output frame, uint8 RGB: the frame's own L with the ab, optionally after its grayscale."""
-    result = lab.merge_l_ab(frame.l_channel, ab_norm)
+    result = lab.merge_l_ab_fast(frame.l_channel, ab_norm)
     if side_by_side:
-        gray = lab.merge_l_ab(frame.l_channel, np.zeros_like(ab_norm))
+        gray = lab.merge_l_ab_fast(frame.l_channel, np.zeros_like(ab_norm))
         result = np.concatenate([gray, result], axis=1)
     return result
 
@@ -234,6 +234,8 @@ class VideoMetrics:
     temporal filter; both come from the same predictions, so one pass measures both."""
 
     def __init__(self):
+        # flicker is measured along full-resolution flow, whatever the filter itself uses
+        self.motion_estimator = temporal.MotionEstimator(flow_side=None)
         self.psnr = {"grayscale": [], "no-temporal": [], "temporal": []}
         self.flicker = {"no-temporal": [], "temporal": []}
         self.previous = {}  # the last frame's ab_norm per variant
@@ -242,11 +244,12 @@ class VideoMetrics:
     def update(self, frame, ab_pred, ab_steady):
         if self.input_chroma is None:
             self.input_chroma = float(np.abs(lab.rgb_to_lab(frame.rgb)[..., 1:]).mean())
+        motion = self.motion_estimator.step(frame.l_channel)
         gray = lab.merge_l_ab(frame.l_channel, np.zeros_like(ab_pred))
         self.psnr["grayscale"].append(metrics.psnr(gray, frame.rgb))
         for variant, ab_norm in (("no-temporal", ab_pred), ("temporal", ab_steady)):
             self.psnr[variant].append(metrics.psnr(lab.merge_l_ab(frame.l_channel, ab_norm), frame.rgb))
-            change = temporal.flicker(ab_norm, self.previous.get(variant), frame.motion)
+            change = temporal.flicker(ab_norm, self.previous.get(variant), motion)
             if change is not None:
                 self.flicker[variant].append(change)
             self.previous[variant] = ab_norm

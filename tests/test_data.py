@@ -108,14 +108,51 @@ def test_random_affine_identity_and_flip():
     np.testing.assert_allclose(flipped, [-1, 0, 19, 0, 1, 0, 0, 0], atol=1e-6)  # x -> 19 - x
 
 
-def test_training_streams_from_disk_every_epoch(tmp_path):
-    """Nothing is cached in memory: a file changed between epochs is read anew."""
-    path = write_image(tmp_path / "a.png", np.full((16, 16, 3), 40, np.uint8))
-    dataset = data.make_dataset([path], image_size=16, batch_size=1)
+def epoch_means_before_and_after_rewrite(path, **options):
+    dataset = data.make_dataset([path], image_size=16, batch_size=1, **options)
     first = float(np.asarray(next(iter(dataset))[0]).mean())
     write_image(path, np.full((16, 16, 3), 220, np.uint8))
-    second = float(np.asarray(next(iter(dataset))[0]).mean())
+    return first, float(np.asarray(next(iter(dataset))[0]).mean())
+
+
+def test_training_streams_from_disk_every_epoch(tmp_path):
+    """Without the cache nothing is kept in memory: a file changed between epochs is read anew."""
+    path = write_image(tmp_path / "a.png", np.full((16, 16, 3), 40, np.uint8))
+    first, second = epoch_means_before_and_after_rewrite(path, cache=False)
     assert second > first + 0.3
+
+
+def test_cache_keeps_the_first_epochs_photos(tmp_path):
+    path = write_image(tmp_path / "a.png", np.full((16, 16, 3), 40, np.uint8))
+    first, second = epoch_means_before_and_after_rewrite(path, cache=True)
+    assert second == pytest.approx(first)
+
+
+def test_cache_auto_streams_sets_over_the_memory_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "CACHE_LIMIT_BYTES", 16 * 16 * 3 * 4 - 1)  # one 16 px photo is over it
+    path = write_image(tmp_path / "a.png", np.full((16, 16, 3), 40, np.uint8))
+    first, second = epoch_means_before_and_after_rewrite(path)
+    assert second > first + 0.3
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".bmp", ".webp", ".tif"])
+def test_graph_decoding_gives_what_pillow_gives(tmp_path, suffix):
+    """JPEG, PNG and BMP are decoded by TensorFlow in the graph, the rest by Pillow; the batches agree."""
+    path = write_image(tmp_path / f"photo{suffix}", colour_image(24, 32))
+    assert data.graph_decodable(path) == (suffix in (".jpg", ".png", ".bmp"))
+    graph = np.asarray(next(iter(data.make_dataset([path], 16, 1)))[1])
+    pillow = np.asarray(next(iter(data.make_dataset([path], 16, 1, decode="pillow")))[1])
+    np.testing.assert_allclose(graph, pillow, atol=2 / 128)  # ab within 2 units: JPEG decoders may round apart
+
+
+def test_exif_rotated_jpeg_goes_through_pillow(tmp_path):
+    path = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    Image.fromarray(colour_image(24, 32)).save(path, exif=exif)
+    assert not data.graph_decodable(path)
+    l_norm = np.asarray(next(iter(data.make_dataset([path], 16, 1)))[0])
+    assert l_norm.shape == (1, 16, 16, 1)
 
 
 def test_photo_batches_without_tensorflow_give_the_same_pairs(photo_folder):

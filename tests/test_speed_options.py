@@ -1,0 +1,80 @@
+"""Every speed option still trains and saves a model that loads and colorizes; the fast colour
+conversions agree with scikit-image."""
+
+import keras
+import numpy as np
+import pytest
+
+from beta import train as beta_train
+from shared import accel, colorize, lab
+from conftest import colour_image, write_image
+
+
+@pytest.fixture
+def photos(tmp_path):
+    for i in range(3):
+        write_image(tmp_path / "photos" / f"p{i}.png", colour_image(24, 24, seed=i))
+    return tmp_path / "photos"
+
+
+@pytest.mark.parametrize("options", [
+    ["--precision", "float32", "--cache", "off"],
+    ["--precision", "bfloat16", "--cache", "on"],
+    ["--precision", "auto", "--cache", "auto"],
+])
+def test_each_speed_option_trains_and_saves_a_loadable_model(photos, tmp_path, options, capsys):
+    model_path = tmp_path / "beta.keras"
+    beta_train.main(["--images", str(photos), "--epochs", "2", "--image-size", "16", "--batch-size", "2",
+                     "--model-out", str(model_path), *options])
+    out = capsys.readouterr().out
+    chosen = options[1] if options[1] != "auto" else accel.resolve_precision("auto")
+    assert f"precision: {chosen}" in out
+    model = keras.models.load_model(model_path, compile=False)
+    ab = colorize.Colorizer(model).predict_ab([np.full((20, 28), 50.0, np.float32)])[0]
+    assert ab.shape == (20, 28, 2) and ab.dtype == np.float32 and np.isfinite(ab).all()
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is put back
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_with_precision_keeps_weights_and_predictions_close(precision):
+    from beta.model import build_model
+
+    model = build_model(16)
+    changed = accel.with_precision(model, precision)
+    policies = {layer.dtype_policy.name for layer in changed.layers}
+    assert policies == {"float32" if precision == "float32" else "mixed_bfloat16"}
+    x = np.random.default_rng(0).uniform(0, 1, (2, 16, 16, 1)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(changed(x), np.float32), np.asarray(model(x)), atol=0.02)
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch):
+    monkeypatch.setattr(accel, "has_gpu", lambda: False)
+    monkeypatch.setattr(accel, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    assert accel.resolve_precision("auto") == "bfloat16"
+    monkeypatch.setattr(accel, "cpu_flags", lambda: {"avx2"})
+    assert accel.resolve_precision("auto") == "float32"
+    assert accel.resolve_precision("bfloat16") == "bfloat16"
+    with pytest.raises(ValueError):
+        accel.resolve_precision("float16")
+
+
+def test_fast_conversions_match_scikit_image():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    np.testing.assert_allclose(lab.rgb_to_l_fast(rgb), lab.rgb_to_l(rgb), atol=1e-3)
+    lab_image = lab.rgb_to_lab(rgb)
+    lab_image[..., 1:] = rng.uniform(-128, 127, lab_image[..., 1:].shape)  # mostly out of gamut
+    fast, slow = lab.lab_to_rgb_fast(lab_image).astype(int), lab.lab_to_rgb(lab_image).astype(int)
+    assert np.abs(fast - slow).max() <= 1
+    ab_norm = rng.uniform(-0.3, 0.3, (40, 50, 2)).astype(np.float32)
+    assert np.abs(lab.merge_l_ab_fast(lab_image[..., 0], ab_norm).astype(int)
+                  - lab.merge_l_ab(lab_image[..., 0], ab_norm).astype(int)).max() <= 1
+
+
+def test_alpha_trains_from_a_repeated_dataset():
+    from alpha.train import training_data
+
+    train_data, steps = training_data(colour_image(20, 28), 8)
+    assert steps == 1
+    x, y = next(iter(train_data))
+    assert x.shape == (1, 24, 32, 1) and y.shape == (1, 24, 32, 2)
