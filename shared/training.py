@@ -240,7 +240,7 @@ def _truncate_log(log_path, n_epochs):
 DEFAULT_TRAINING_IMAGES = (cli.DATASETS / "landscapes" / "train", cli.DATASETS / "landscapes" / "extra")
 
 
-def build_train_parser(tier, description, epochs=100, batch_size=8, image_size=256, learning_rate=1e-3):
+def build_train_parser(tier, description, epochs=100, batch_size=8, image_size=256, learning_rate=3e-4):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--images", type=Path, nargs="+", default=list(DEFAULT_TRAINING_IMAGES),
                         help="folders, images or list files of training photos (default: %(default)s)")
