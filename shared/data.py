@@ -26,13 +26,61 @@ class InputError(Exception):
 
 
 def read_rgb(path):
-    """Read any image file as uint8 RGB HxWx3: alpha dropped, grayscale and palette expanded."""
+    """Read any image file as uint8 RGB HxWx3: alpha dropped, grayscale and palette expanded.
+
+    Every mode Pillow opens comes out at its own brightness: 1-bit as 0 or 255;
+    16-bit grayscale (I;16, I;16B, I;16L, I;16N) scaled from 0..65535 to 0..255, not
+    clipped; `I` (32-bit integers, how some readers give 16-bit files) taken as
+    0..65535 too; `F` (floats) as 0..1 when no value exceeds 1, else as 0..255 when
+    none exceeds 255, else as 0..65535; 16-bit RGB(A) PNGs, which Pillow gives as
+    8-bit, as they are; palette, CMYK, LA, PA and RGBA through Pillow's conversion.
+    Raises InputError for a file that cannot be decoded (also one cut short).
+    """
     try:
         with Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
+            if image.mode in WIDE_GRAY_MODES:
+                gray = _gray_to_uint8(np.asarray(image), image.mode)
+                return np.repeat(gray[..., None], 3, axis=-1)
             return np.asarray(image.convert("RGB"), dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise InputError(f"cannot read {path} as an image ({error})") from error
+
+
+WIDE_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # one channel, more than 8 bits
+
+
+def _gray_to_uint8(values, mode):
+    """A 16-bit, 32-bit integer or float grayscale array -> uint8, by the range `read_rgb` documents."""
+    values = np.nan_to_num(np.asarray(values, dtype=np.float64))
+    top = 65535.0
+    if mode == "F":
+        top = next((t for t in (1.0, 255.0) if values.max(initial=0.0) <= t), top)
+    return np.round(np.clip(values, 0.0, top) * (255.0 / top)).astype(np.uint8)
+
+
+def read_images(paths):
+    """(path, uint8 RGB) for each readable path, in order; a file that cannot be decoded (a JPEG
+    cut short passes the header check in `list_images`) is skipped with a warning."""
+    for path in paths:
+        try:
+            yield path, read_rgb(path)
+        except InputError as error:
+            warnings.warn(f"skipping {path}: {error}", stacklevel=2)
+
+
+def input_labels(paths, source):
+    """Each image's name relative to `source` (the --input folder, list file or image), as a POSIX
+    string: `a/pic.jpg`. Results are written under these names, so two inputs never share one."""
+    source = Path(source)
+    root = source if source.is_dir() else source.parent
+    labels = []
+    for path in paths:
+        try:
+            labels.append(Path(path).resolve().relative_to(root.resolve()).as_posix())
+        except ValueError:  # a list file may name images anywhere
+            labels.append(Path(path).resolve().as_posix().lstrip("/"))
+    return labels
 
 
 def image_size(path):
@@ -96,11 +144,21 @@ def split_validation(paths, share=0.1, seed=0):
 # --- tf.data pipeline ---------------------------------------------------------------------
 
 
+def _read_or_empty(path):
+    """read_rgb, or a 0x0x3 image (with a warning) for a file that cannot be decoded."""
+    try:
+        return read_rgb(path)
+    except InputError as error:
+        warnings.warn(f"skipping {path}: {error}", stacklevel=2)
+        return np.zeros((0, 0, 3), np.uint8)
+
+
 def _load_tf(path):
+    """RGB float [0, 1]; 0x0 for a file that cannot be decoded (`make_dataset` drops those)."""
     import tensorflow as tf
 
     def read(path_bytes):
-        return read_rgb(path_bytes.decode())
+        return _read_or_empty(path_bytes.decode())
 
     rgb = tf.numpy_function(read, [path], tf.uint8, stateful=False)
     rgb.set_shape([None, None, 3])
@@ -174,8 +232,14 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
 
     size = [image_size, image_size]
 
-    def load(path, *embedding):
-        rgb = tf.image.resize(_load_tf(path), size, antialias=True)
+    def decode(path, *embedding):
+        return (_load_tf(path), *embedding)
+
+    def readable(rgb, *embedding):  # a file that broke while decoding is skipped (warned in _read_or_empty)
+        return tf.size(rgb) > 0
+
+    def load(rgb, *embedding):
+        rgb = tf.image.resize(rgb, size, antialias=True)
         if augment:
             rgb = random_affine_tf(rgb)
         l_norm, ab_norm = to_network_pair_tf(rgb)
@@ -186,6 +250,7 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
     dataset = tf.data.Dataset.from_tensor_slices(path_strings if embeddings is None else (path_strings, embeddings))
     if shuffle:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(decode, num_parallel_calls=autotune, deterministic=not shuffle).filter(readable)
     dataset = dataset.map(load, num_parallel_calls=autotune, deterministic=not shuffle)
     return dataset.batch(batch_size).prefetch(autotune)
 
@@ -204,16 +269,30 @@ class PhotoBatches(keras.utils.PyDataset):
         return math.ceil(len(self.paths) / self.batch_size)
 
     def __getitem__(self, index):
-        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        pairs = [lab.split_lab(lab.rgb_to_lab(self._load(self.paths[i]))) for i in chosen]
+        start = index * self.batch_size
+        rgbs = {i: self._load(self.paths[i]) for i in self.order[start : start + self.batch_size]}
+        rgbs = {i: rgb for i, rgb in rgbs.items() if rgb is not None}  # broken files are skipped
+        for i in (*self.order[start + self.batch_size :], *self.order[:start]):  # none left: borrow one
+            if rgbs:
+                break
+            if (rgb := self._load(self.paths[i])) is not None:
+                rgbs[i] = rgb
+        if not rgbs:
+            raise InputError(f"none of the {len(self.paths)} training images can be decoded")
+        chosen = list(rgbs)
+        pairs = [lab.split_lab(lab.rgb_to_lab(rgb)) for rgb in rgbs.values()]
         l_norm, ab_norm = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
         if self.embeddings is None:
             return l_norm, ab_norm
         return {"l_norm": l_norm, "embedding": self.embeddings[chosen]}, ab_norm
 
     def _load(self, path):
+        """The image at the training size, augmented if asked; None (warned) if it cannot be decoded."""
+        rgb = _read_or_empty(path)
+        if rgb.size == 0:
+            return None
         size = (self.image_size, self.image_size)
-        rgb = cv2.resize(read_rgb(path), size, interpolation=cv2.INTER_AREA)
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         if self.augment:
             transform = random_affine_transform(*size, rng=np.random.default_rng())
             flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
