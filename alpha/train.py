@@ -22,19 +22,25 @@ def main(argv=None):
     parser.add_argument("--model-out", type=Path, default=cli.MODELS / "alpha.keras", help="(default: %(default)s)")
     parser.add_argument("--output", type=Path, default=cli.RESULTS / "alpha", help="(default: %(default)s)")
     parser.add_argument("--resume", action="store_true", help="continue the last interrupted training")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh even where --model-out already holds a trained model (deletes it)")
     args = parser.parse_args(argv)
 
+    args.model_out = training.check_model_out(args.model_out, args.resume, args.overwrite)
     model = build_model(args.learning_rate)
     min_side = colorize.total_stride(model)
     paths = data.list_images(args.image, min_side=min_side)
     if len(paths) != 1:
         raise data.InputError(f"alpha trains on one image; {args.image} holds {len(paths)}")
+    results = colorize.result_names(data.input_labels(paths, args.image))
+    colorize.check_output_folder(args.output, [args.image], paths, [*results, "metrics.csv", "comparison.png"])
     l_norm, ab_norm = lab.split_lab(lab.rgb_to_lab(data.read_rgb(paths[0])))
     x = colorize.pad_to_multiple(l_norm, min_side)[None]  # (1, H, W, 1), L/100
     y = colorize.pad_to_multiple(ab_norm, min_side)[None]  # (1, H, W, 2), ab/128
 
     start = time.perf_counter()
-    training.fit(model, (x, y), epochs=args.epochs, model_path=args.model_out, resume=args.resume)
+    training.fit(model, (x, y), epochs=args.epochs, model_path=args.model_out, resume=args.resume,
+                 overwrite=args.overwrite)
     print(f"trained {args.epochs} epochs in {time.perf_counter() - start:.1f} s; model at {args.model_out}")
     return colorize.run_test(
         "alpha", DEFAULT_IMAGE, ["--model", str(args.model_out), "--input", str(paths[0]), "--output", str(args.output)]
