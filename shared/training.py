@@ -451,13 +451,13 @@ def train_on_folder(args, build_model, make_dataset=None):
         raise InputError(f"--image-size must be a multiple of 8, got {args.image_size}")
     if not 0 <= args.val_share < 1:
         raise InputError(f"--val-share must be in [0, 1), got {args.val_share}")
-    args.model_out = check_model_out(args.model_out, args.resume, args.overwrite)
-    check_memory(build_model, args.image_size, args.batch_size)
     paths = data.list_images(args.images)
     train_paths, val_paths = data.split_validation(paths, args.val_share, seed=args.seed)
     if not train_paths:
         raise InputError(f"--val-share {args.val_share} holds out all {len(paths)} images, leaving none to train on: "
                          "give a smaller --val-share (0 trains on all) or more images")
+    args.model_out = check_model_out(args.model_out, args.resume, args.overwrite)
+    check_memory(build_model, args.image_size, args.batch_size)
     print(f"training on {len(train_paths)} images, validating on {len(val_paths)}, at {args.image_size}px")
     train_data = make_dataset(train_paths, args.image_size, args.batch_size, augment=True, shuffle=True)
     val_data = make_dataset(val_paths, args.image_size, args.batch_size) if val_paths else None
