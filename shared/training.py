@@ -30,7 +30,6 @@ import warnings
 from pathlib import Path
 
 import keras
-import numpy as np
 from tqdm.auto import tqdm
 
 from shared import cli, data
@@ -187,7 +186,7 @@ class Checkpointer(keras.callbacks.Callback):
             if self.nonfinite or not self._check_finite(epoch, self.monitor, value):
                 return
             weights = self.model.get_weights()
-            self.epoch_end = (weights, [keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables])
+            self.epoch_end = (weights, [v.numpy() for v in self.model.optimizer.variables])
             if value is not None and value < self.best:
                 self.best, self.best_weights, self.best_epoch = float(value), weights, epoch + 1
             self.epochs_done = epoch + 1

@@ -19,7 +19,7 @@ import beta.model
 import beta.test
 import beta.train
 from alpha.model import build_model
-from shared import cli, colorize, data, evaluate, lab, training, video
+from shared import colorize, data, evaluate, lab, training, video
 from shared.data import InputError
 from conftest import colour_image, write_image
 from test_cli import run_main
