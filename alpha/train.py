@@ -32,13 +32,18 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, default=cli.RESULTS / "alpha", help="(default: %(default)s)")
     training.add_loss_argument(parser, default="regression")
     parser.add_argument("--resume", action="store_true", help="continue the last interrupted training")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh even where --model-out already holds a trained model (deletes it)")
     args = parser.parse_args(argv)
 
+    args.model_out = training.check_model_out(args.model_out, args.resume, args.overwrite)
     model = build_model(args.learning_rate, loss=args.loss)
     min_side = colorize.total_stride(model)
     paths = data.list_images(args.image, min_side=min_side)
     if len(paths) != 1:
         raise data.InputError(f"alpha trains on one image; {args.image} holds {len(paths)}")
+    results = colorize.result_names(data.input_labels(paths, args.image))
+    colorize.check_output_folder(args.output, [args.image], paths, [*results, "metrics.csv", "comparison.png"])
     rgb = data.read_rgb(paths[0])
     train_data, steps = training_data(rgb, min_side)
     if args.loss == "classification" and not args.resume:  # weights from the one image's own colours
@@ -47,7 +52,7 @@ def main(argv=None):
 
     start = time.perf_counter()
     training.fit(model, train_data, epochs=args.epochs, model_path=args.model_out, resume=args.resume,
-                 steps_per_epoch=steps)
+                 overwrite=args.overwrite, steps_per_epoch=steps)
     print(f"trained {args.epochs} epochs in {time.perf_counter() - start:.1f} s; model at {args.model_out}")
     return colorize.run_test(
         "alpha", DEFAULT_IMAGE, ["--model", str(args.model_out), "--input", str(paths[0]), "--output", str(args.output)]

@@ -148,16 +148,21 @@ class EmbeddingCache:
         keys = [_cache_key(p, image_size) for p in paths]
         missing = [(p, k) for p, k in zip(paths, keys) if k not in self.vectors_by_key]
         if missing:
-            images = data.make_dataset([p for p, _ in missing], image_size, batch_size)  # as validation sees them
-            missing_keys = iter(k for _, k in missing)
+            # as validation sees them; each batch carries its images' places, as a file that cannot be decoded is left out
+            places = np.arange(len(missing), dtype=np.float32)[:, None]
+            images = data.make_dataset([p for p, _ in missing], image_size, batch_size, embeddings=places)
             with tqdm(total=len(missing), unit="image", desc="ImageNet embeddings", dynamic_ncols=True) as bar:
-                for l_norm, _ in _iterate(images):
-                    l_channels = list(np.asarray(l_norm)[..., 0] * lab.L_SCALE)
-                    for vector in self.embedder(l_channels):
-                        self.vectors_by_key[next(missing_keys)] = vector
+                for inputs, _ in _iterate(images):
+                    l_channels = list(np.asarray(inputs["l_norm"])[..., 0] * lab.L_SCALE)
+                    for place, vector in zip(np.asarray(inputs["embedding"])[:, 0], self.embedder(l_channels)):
+                        self.vectors_by_key[missing[int(place)][1]] = vector
                     bar.update(len(l_channels))
             self.save()
-        return np.stack([self.vectors_by_key[k] for k in keys]).astype(np.float32)
+        found = [self.vectors_by_key.get(k) for k in keys]
+        if all(v is None for v in found):
+            raise InputError("none of the training images can be decoded")
+        blank = np.zeros_like(next(v for v in found if v is not None))  # the pipeline skips those images anyway
+        return np.stack([blank if v is None else v for v in found]).astype(np.float32)
 
     def save(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,11 +10,10 @@ are already in Keras's cache, and the learned branch otherwise.
 
 from functools import partial
 
-import keras
-
 from full_version.embedding import EmbeddingCache, ImagenetEmbedder, cache_path, choose_embedding
 from full_version.model import build_model, embedding_of
 from shared import cli, data, training
+from shared.colorize import load_keras_file
 from shared.data import InputError
 
 
@@ -56,7 +55,7 @@ def resumed_embedding(args):
     state = training.side_files(args.model_out)["state"]
     if not args.resume or not state.exists():
         return None  # fit() explains a missing state
-    embedding = embedding_of(keras.models.load_model(state, compile=False))
+    embedding = embedding_of(load_keras_file(state))
     if args.embedding not in ("auto", embedding):
         raise InputError(f"the training to resume used --embedding {embedding}, not {args.embedding}")
     return embedding

@@ -1,7 +1,9 @@
 """What every command-line script shares: paths, flags, and turning errors into messages."""
 
 import argparse
+import math
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -22,9 +24,35 @@ def positive_int(text):
 
 def positive_float(text):
     value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    if not 0 < value < math.inf:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
     return value
+
+
+def writable_folder(folder, flag="--output"):
+    """Create `folder` if needed and check that a file can be written in it, before any work
+    starts; an InputError naming the flag otherwise."""
+    from shared.data import InputError
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise InputError(f"cannot write to {flag} {folder} ({error.strerror or error})") from error
+    return folder
+
+
+def writable_file(path, flag):
+    """Check before any work that the file `path` can be written (its folder is created)."""
+    from shared.data import InputError
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"cannot write {flag} {path}: it is a folder; give a file name")
+    writable_folder(path.parent, flag)
+    return path
 
 
 def model_path(model):

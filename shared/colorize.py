@@ -8,7 +8,9 @@ full size, padded to a multiple of its total stride.
 
 import argparse
 import csv
-from pathlib import Path
+import zipfile
+from collections import Counter
+from pathlib import Path, PurePosixPath
 
 import cv2
 import keras
@@ -17,7 +19,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from shared import ab_bins, cli, lab, metrics
-from shared.data import InputError, list_images, read_rgb
+from shared.data import InputError, input_labels, list_images, read_images
 
 FIGURE_ROWS = 16  # at most this many images in the comparison figure
 THUMBNAIL_SIDE = 256  # px, the figure's images
@@ -119,15 +121,24 @@ def load_model(model):
     path = cli.model_path(model)
     if not path.exists():
         raise InputError(f"no trained model at {path}: train one with `{cli.train_command(model)}`")
-    import full_version.model  # noqa: F401  (registers its fusion layer, so its models load)
-
-    try:
-        keras_model = keras.models.load_model(path, compile=False)
-    except Exception as error:
-        raise InputError(f"cannot load {path} as a Keras model ({error})") from error
+    keras_model = load_keras_file(path)
     shipped = model in cli.TIERS and path == cli.shipped_model_path(model)
     print(f"model: {path}" + (f" (shipped; `{cli.train_command(model)}` trains your own)" if shipped else ""))
     return keras_model
+
+
+def load_keras_file(path, compile=False):
+    """An existing .keras file -> the Keras model; InputError saying it is corrupt when it is not one."""
+    import full_version.model  # noqa: F401  (registers its fusion layer, so its models load)
+
+    if Path(path).is_dir():
+        raise InputError(f"{path} is a folder, not a .keras model file")
+    if not zipfile.is_zipfile(path):  # Keras itself would say "file not found"
+        raise InputError(f"{path} is corrupt or not a Keras model (not a .keras zip archive)")
+    try:
+        return keras.models.load_model(path, compile=compile)
+    except Exception as error:
+        raise InputError(f"{path} is corrupt or not a Keras model ({error})") from error
 
 
 def set_temperature(keras_model, temperature, name="the model"):
@@ -158,6 +169,32 @@ def load_colorizer(model, batch_size=8, temperature=None, precision="float32"):
 
         return FullVersionColorizer(keras_model, batch_size=batch_size)
     return Colorizer(keras_model, batch_size=batch_size)
+
+
+def result_names(labels):
+    """Each input's result file, relative to --output: `a/pic.jpg` -> `a/pic.png`, sub-folders kept;
+    where two inputs in one folder share a stem (`pic.jpg`, `pic.png`) each keeps its extension:
+    `pic.jpg.png`, `pic.png.png`."""
+    plain = [PurePosixPath(label).with_suffix(".png") for label in labels]
+    shared_stem = Counter(str(name).lower() for name in plain)
+    return [name if shared_stem[str(name).lower()] == 1 else PurePosixPath(f"{label}.png")
+            for name, label in zip(plain, labels)]
+
+
+def check_output_folder(output, sources, inputs, written, flag="--output"):
+    """Before any work: `output` can be written, is not inside an input folder of `sources` (results
+    there would be read as inputs by the next run) and none of the `written` names (relative to
+    `output`) is one of the `inputs`. InputError otherwise."""
+    output = Path(output)
+    for source in map(Path, sources):
+        if source.is_dir() and output.resolve().is_relative_to(source.resolve()):
+            raise InputError(f"{flag} {output} is inside the input folder {source}: results there would overwrite "
+                             "or later be read as inputs; choose a folder outside it")
+    inputs = {Path(p).resolve() for p in inputs}
+    for name in written:
+        if (output / name).resolve() in inputs:
+            raise InputError(f"{flag} {output} would overwrite the input {output / name}; choose another folder")
+    cli.writable_folder(output, flag)
 
 
 def save_png(rgb, path):
@@ -218,29 +255,31 @@ def run_test(tier, default_input, argv=None, colorizer=None):
     args = build_test_parser(tier, default_input).parse_args(argv)
     colorizer = colorizer or load_colorizer(args.model, args.batch_size, args.temperature)
     paths = list_images(args.input, min_side=colorizer.min_side)
-    try:
-        args.output.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"cannot write to {args.output} ({error})") from error
+    labels = dict(zip(paths, input_labels(paths, args.input)))
+    names = dict(zip(paths, result_names(labels.values())))
+    check_output_folder(args.output, [args.input], paths, [*names.values(), "metrics.csv", "comparison.png"])
 
     rows, figure_rows = [], []
     with tqdm(total=len(paths), unit="image", dynamic_ncols=True) as bar:
         for start in range(0, len(paths), args.batch_size):
-            chunk = paths[start : start + args.batch_size]
-            originals = [read_rgb(p) for p in chunk]
+            readable = list(read_images(paths[start : start + args.batch_size]))  # broken files: warned, skipped
+            chunk, originals = [p for p, _ in readable], [rgb for _, rgb in readable]
+            bar.update(len(paths[start : start + args.batch_size]) - len(readable))
             for path, original, result in zip(chunk, originals, colorizer.colorize(originals)):
-                save_png(result, args.output / f"{path.stem}.png")
+                save_png(result, args.output / names[path])
                 gray = lab.gray_rgb(original)
-                row = {"image": path.name, **metrics.image_metrics(result, original), "psnr_grayscale": metrics.psnr(gray, original)}
+                row = {"image": labels[path], **metrics.image_metrics(result, original), "psnr_grayscale": metrics.psnr(gray, original)}
                 rows.append(row)
                 bar.write(
-                    f"{path.name:32s} PSNR {row['psnr']:6.2f} dB (grayscale {row['psnr_grayscale']:6.2f})"
+                    f"{labels[path]:32s} PSNR {row['psnr']:6.2f} dB (grayscale {row['psnr_grayscale']:6.2f})"
                     f"  SSIM {row['ssim']:.3f}  colorfulness {row['colorfulness']:5.1f}"
                     f" (original {row['colorfulness_original']:5.1f})"
                 )
                 if len(figure_rows) < FIGURE_ROWS:
-                    figure_rows.append((path.stem, [_thumbnail(x) for x in (gray, result, original)]))
+                    figure_rows.append((labels[path], [_thumbnail(x) for x in (gray, result, original)]))
                 bar.update(1)
+    if not rows:
+        raise InputError(f"none of the {len(paths)} images in {args.input} could be decoded")
 
     with open(args.output / "metrics.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))

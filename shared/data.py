@@ -29,13 +29,61 @@ class InputError(Exception):
 
 
 def read_rgb(path):
-    """Read any image file as uint8 RGB HxWx3: alpha dropped, grayscale and palette expanded."""
+    """Read any image file as uint8 RGB HxWx3: alpha dropped, grayscale and palette expanded.
+
+    Every mode Pillow opens comes out at its own brightness: 1-bit as 0 or 255;
+    16-bit grayscale (I;16, I;16B, I;16L, I;16N) scaled from 0..65535 to 0..255, not
+    clipped; `I` (32-bit integers, how some readers give 16-bit files) taken as
+    0..65535 too; `F` (floats) as 0..1 when no value exceeds 1, else as 0..255 when
+    none exceeds 255, else as 0..65535; 16-bit RGB(A) PNGs, which Pillow gives as
+    8-bit, as they are; palette, CMYK, LA, PA and RGBA through Pillow's conversion.
+    Raises InputError for a file that cannot be decoded (also one cut short).
+    """
     try:
         with Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
+            if image.mode in WIDE_GRAY_MODES:
+                gray = _gray_to_uint8(np.asarray(image), image.mode)
+                return np.repeat(gray[..., None], 3, axis=-1)
             return np.asarray(image.convert("RGB"), dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise InputError(f"cannot read {path} as an image ({error})") from error
+
+
+WIDE_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # one channel, more than 8 bits
+
+
+def _gray_to_uint8(values, mode):
+    """A 16-bit, 32-bit integer or float grayscale array -> uint8, by the range `read_rgb` documents."""
+    values = np.nan_to_num(np.asarray(values, dtype=np.float64))
+    top = 65535.0
+    if mode == "F":
+        top = next((t for t in (1.0, 255.0) if values.max(initial=0.0) <= t), top)
+    return np.round(np.clip(values, 0.0, top) * (255.0 / top)).astype(np.uint8)
+
+
+def read_images(paths):
+    """(path, uint8 RGB) for each readable path, in order; a file that cannot be decoded (a JPEG
+    cut short passes the header check in `list_images`) is skipped with a warning."""
+    for path in paths:
+        try:
+            yield path, read_rgb(path)
+        except InputError as error:
+            warnings.warn(f"skipping {path}: {error}", stacklevel=2)
+
+
+def input_labels(paths, source):
+    """Each image's name relative to `source` (the --input folder, list file or image), as a POSIX
+    string: `a/pic.jpg`. Results are written under these names, so two inputs never share one."""
+    source = Path(source)
+    root = source if source.is_dir() else source.parent
+    labels = []
+    for path in paths:
+        try:
+            labels.append(Path(path).resolve().relative_to(root.resolve()).as_posix())
+        except ValueError:  # a list file may name images anywhere
+            labels.append(Path(path).resolve().as_posix().lstrip("/"))
+    return labels
 
 
 def image_size(path):
@@ -105,9 +153,23 @@ def graph_decodable(path):
     try:
         with Image.open(path) as image:
             orientation = image.getexif().get(0x0112, 1)
-            return image.format in GRAPH_FORMATS and image.mode in ("RGB", "L", "P", "RGBA", "LA") and orientation == 1
+            image_format, mode = image.format, image.mode
+        decodable = image_format in GRAPH_FORMATS and mode in ("RGB", "L", "P", "RGBA", "LA") and orientation == 1
+        return decodable and _ends_whole(path, image_format)
     except Exception:  # unreadable here: let read_rgb say why
         return False
+
+
+def _ends_whole(path, image_format):
+    """False for a JPEG or PNG whose end marker is missing (a truncated file): Pillow then reads it and warns."""
+    with open(path, "rb") as f:
+        f.seek(max(0, os.path.getsize(path) - 16))
+        tail = f.read()
+    if image_format == "JPEG":
+        return tail.rstrip(b"\0").endswith(b"\xff\xd9")
+    if image_format == "PNG":
+        return b"IEND" in tail
+    return True
 
 
 def _decode_tf(path, in_graph):
@@ -123,11 +185,21 @@ def _decode_tf(path, in_graph):
     return rgb
 
 
+def _read_or_empty(path):
+    """read_rgb, or a 0x0x3 image (with a warning) for a file that cannot be decoded."""
+    try:
+        return read_rgb(path)
+    except InputError as error:
+        warnings.warn(f"skipping {path}: {error}", stacklevel=2)
+        return np.zeros((0, 0, 3), np.uint8)
+
+
 def _load_tf(path):
+    """RGB float [0, 1]; 0x0 for a file that cannot be decoded (`make_dataset` drops those)."""
     import tensorflow as tf
 
     def read(path_bytes):
-        return read_rgb(path_bytes.decode())
+        return _read_or_empty(path_bytes.decode())
 
     rgb = tf.numpy_function(read, [path], tf.uint8, stateful=False)
     rgb.set_shape([None, None, 3])
@@ -218,7 +290,18 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
     in_graph = [decode != "pillow" and graph_decodable(p) for p in paths]
 
     def read(path, in_graph, *embedding):
-        return (tf.image.resize(_decode_tf(path, in_graph), size, antialias=True), *embedding)
+        return (_decode_tf(path, in_graph), *embedding)
+
+    def readable(rgb, *embedding):  # a file that broke in Pillow is 0x0 (warned in _read_or_empty): skipped
+        return tf.size(rgb) > 0
+
+    def resized(rgb, *embedding):
+        return (tf.image.resize(rgb, size, antialias=True), *embedding)
+
+    def decoded(dataset):
+        dataset = dataset.map(read, num_parallel_calls=autotune, deterministic=not shuffle)
+        dataset = dataset.ignore_errors(log_warning=True)  # backstop: graph decoding of a file broken midway
+        return dataset.filter(readable).map(resized, num_parallel_calls=autotune, deterministic=not shuffle)
 
     def pair(rgb, *embedding):
         if augment:
@@ -231,13 +314,23 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
     columns = (path_strings, in_graph) if embeddings is None else (path_strings, in_graph, embeddings)
     dataset = tf.data.Dataset.from_tensor_slices(columns)
     if cache:  # decode once, in file order, then shuffle what is cached (a cache after shuffle would freeze its order)
-        dataset = dataset.map(read, num_parallel_calls=autotune).cache()
+        dataset = decoded(dataset).cache()
     if shuffle:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     if not cache:
-        dataset = dataset.map(read, num_parallel_calls=autotune, deterministic=not shuffle)
+        dataset = decoded(dataset)
     dataset = dataset.map(pair, num_parallel_calls=autotune, deterministic=not shuffle)
     return dataset.batch(batch_size).prefetch(autotune)
+
+
+def is_endless(dataset):
+    """True for a `tf.data` dataset that repeats forever: an epoch of it needs a number of steps."""
+    cardinality = getattr(dataset, "cardinality", None)
+    if not callable(cardinality):
+        return False
+    import tensorflow as tf
+
+    return int(cardinality()) == int(tf.data.INFINITE_CARDINALITY)
 
 
 def in_memory_pair(x, y):
@@ -277,20 +370,35 @@ class PhotoBatches(keras.utils.PyDataset):
         return math.ceil(len(self.paths) / self.batch_size)
 
     def __getitem__(self, index):
-        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        pairs = [lab.split_lab(lab.rgb_to_lab_fast(self._load(i))) for i in chosen]
+        start = index * self.batch_size
+        rgbs = {i: self._load(i) for i in self.order[start : start + self.batch_size]}
+        rgbs = {i: rgb for i, rgb in rgbs.items() if rgb is not None}  # broken files are skipped
+        for i in (*self.order[start + self.batch_size :], *self.order[:start]):  # none left: borrow one
+            if rgbs:
+                break
+            if (rgb := self._load(i)) is not None:
+                rgbs[i] = rgb
+        if not rgbs:
+            raise InputError(f"none of the {len(self.paths)} training images can be decoded")
+        chosen = list(rgbs)
+        pairs = [lab.split_lab(lab.rgb_to_lab_fast(rgb)) for rgb in rgbs.values()]
         l_norm, ab_norm = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
         if self.embeddings is None:
             return l_norm, ab_norm
         return {"l_norm": l_norm, "embedding": self.embeddings[chosen]}, ab_norm
 
     def _load(self, index):
+        """Photo `index` at the training size, augmented if asked; None (warned once) if it cannot be decoded."""
         size = (self.image_size, self.image_size)
         rgb = self.resized.get(index)
         if rgb is None:
-            rgb = cv2.resize(read_rgb(self.paths[index]), size, interpolation=cv2.INTER_AREA)
-            if (len(self.resized) + 1) * rgb.nbytes <= self.CACHE_BYTES:
-                self.resized[index] = rgb
+            rgb = _read_or_empty(self.paths[index])
+            if rgb.size:
+                rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            if (len(self.resized) + 1) * max(rgb.nbytes, 1) <= self.CACHE_BYTES:
+                self.resized[index] = rgb  # a broken file stays 0x0: skipped without a new warning
+        if rgb.size == 0:
+            return None
         if self.augment:
             transform = random_affine_transform(*size, rng=np.random.default_rng())
             flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP

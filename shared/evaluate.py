@@ -34,7 +34,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from shared import ab_bins, cli, colorize, lab, metrics
-from shared.data import InputError, list_images, read_rgb
+from shared.data import InputError, input_labels, list_images, read_images
 from shared.training import DEFAULT_TRAINING_IMAGES, list_training_images, read_log, side_files
 
 GRAYSCALE = "grayscale (ab = 0)"
@@ -53,6 +53,7 @@ COLUMNS = (
     ("colorfulness_gap", "colorfulness gap", "lower", 1),
 )
 ARROWS = {"higher": " ↑", "lower": " ↓", None: ""}
+REPORT_FILES = ("report.md", "metrics.csv", "per_image.csv", "comparison.png", "training_curves.png")
 
 
 def build_parser():
@@ -98,14 +99,15 @@ def main(argv=None):
             if ab_bins.decoding_layer(colorizer.model) is not None:
                 colorize.set_temperature(colorizer.model, args.temperature)
     paths = list_images(args.input, min_side=max(c.min_side for c in colorizers.values()))
-    mean_ab = training_mean_ab(list_training_images(args.train_images))
+    train_paths = list_training_images(args.train_images)
+    colorize.check_output_folder(args.output, [args.input, *args.train_images], [*paths, *train_paths], REPORT_FILES)
+    mean_ab = training_mean_ab(train_paths)
     print(f"training mean ab over {_folders(args.train_images)}: a = {mean_ab[0]:.2f}, b = {mean_ab[1]:.2f}")
-    try:
-        args.output.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"cannot write to {args.output} ({error})") from error
 
     per_image, figure_rows = measure(paths, colorizers, mean_ab, args)
+    if not per_image:
+        raise InputError(f"none of the {len(paths)} images in {args.input} could be decoded")
+    paths = sorted({row["image"] for row in per_image})  # those measured
     methods = list(colorizers) + list(BASELINES)
     table = summarize(per_image, methods)
     verdicts = [verdict(label, table) for label in colorizers]
@@ -157,10 +159,13 @@ def _folders(paths):
 def training_mean_ab(paths):
     """The pixel mean of a and b over all images (each pixel counts once), one image in memory at a time."""
     ab_sum, pixels = np.zeros(2, np.float64), 0
-    for path in tqdm(paths, desc="training mean ab", unit="image", dynamic_ncols=True, leave=False):
-        ab = lab.rgb_to_lab(read_rgb(path))[..., 1:]
+    for _, rgb in tqdm(read_images(paths), total=len(paths), desc="training mean ab", unit="image",
+                       dynamic_ncols=True, leave=False):  # a file that cannot be decoded is skipped
+        ab = lab.rgb_to_lab(rgb)[..., 1:]
         ab_sum += ab.reshape(-1, 2).sum(axis=0, dtype=np.float64)
         pixels += ab.shape[0] * ab.shape[1]
+    if not pixels:
+        raise InputError(f"none of the {len(paths)} training images could be decoded")
     return ab_sum / pixels
 
 
@@ -174,19 +179,21 @@ def constant_ab_rgb(rgb, ab):
 def measure(paths, colorizers, mean_ab, args):
     """Every metric for every image and method, and the thumbnails of the comparison figure."""
     per_image, figure_rows = [], []
+    labels = dict(zip(paths, input_labels(paths, args.input)))  # unique, also for same-named files in sub-folders
     with tqdm(total=len(paths), desc="evaluating", unit="image", dynamic_ncols=True) as bar:
         for start in range(0, len(paths), args.batch_size):
-            chunk = paths[start : start + args.batch_size]
-            originals = [read_rgb(p) for p in chunk]
+            readable = list(read_images(paths[start : start + args.batch_size]))  # broken files: warned, skipped
+            chunk, originals = [p for p, _ in readable], [rgb for _, rgb in readable]
+            bar.update(len(paths[start : start + args.batch_size]) - len(readable))
             results = {label: c.colorize(originals) for label, c in colorizers.items()}
             results[GRAYSCALE] = [lab.gray_rgb(x) for x in originals]
             results[MEAN_AB] = [constant_ab_rgb(x, mean_ab) for x in originals]
             for i, (path, original) in enumerate(zip(chunk, originals)):
                 for method, images in results.items():
-                    per_image.append({"image": path.name, "method": method, **metrics.image_metrics(images[i], original)})
+                    per_image.append({"image": labels[path], "method": method, **metrics.image_metrics(images[i], original)})
                 if len(figure_rows) < args.figure_images:
                     row = [results[GRAYSCALE][i]] + [results[label][i] for label in colorizers] + [original]
-                    figure_rows.append((path.stem, [thumbnail(x, args.thumbnail_side) for x in row]))
+                    figure_rows.append((labels[path], [thumbnail(x, args.thumbnail_side) for x in row]))
                 bar.update(1)
     return per_image, figure_rows
 

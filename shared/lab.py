@@ -11,8 +11,6 @@ for files and video frames, TensorFlow for the `tf.data` input pipeline, and
 OpenCV for the input pipeline without TensorFlow.
 """
 
-import warnings
-
 import numpy as np
 from skimage import color
 
@@ -36,10 +34,16 @@ def rgb_to_lab(rgb):
 
 
 def lab_to_rgb(lab):
-    """Lab -> uint8 RGB, clipped to the sRGB gamut without warnings."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # out-of-gamut colours are clipped below
-        rgb = color.lab2rgb(np.asarray(lab, dtype=np.float64))
+    """Lab -> uint8 RGB, clipped to the sRGB gamut without warnings.
+
+    b is first limited to 200 (L + 16) / 116, where XYZ's Z reaches 0: scikit-image
+    clips Z there itself, the same result, but warns. (Silencing that warning with
+    `warnings.catch_warnings` is process-wide in Python: it swallowed the warnings
+    other threads gave meanwhile, such as video.py's about frames it repeats.)
+    """
+    lab = np.array(lab, dtype=np.float64)
+    lab[..., 2] = np.minimum(lab[..., 2], 200.0 * (lab[..., 0] + 16.0) / 116.0 - 1e-9)  # 1e-9: rounding
+    rgb = color.lab2rgb(lab)
     return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
 
 

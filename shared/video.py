@@ -76,6 +76,7 @@ class Source:
     first_bgr: np.ndarray  # the first decoded frame, read to check the video has one
     fps: float
     frame_count: int | None  # None when unknown (cameras, some containers)
+    repeated: int = 0  # frames that could not be decoded and were replaced by the one before
 
     @property
     def size(self):
@@ -128,7 +129,9 @@ def _read_first(capture):
 
 def read_frames(source, max_frames=None, motion_estimator=None):
     """Frames in order, from the first. A frame that cannot be decoded in the middle of the video is
-    replaced by a repeat of the one before (with a warning), so the rest keep their timing."""
+    replaced by a repeat of the one before, so the rest keep their timing: each time with a warning
+    that gives the count, and `source.repeated` adds them up. A video that ends before the frame
+    count its file gives, with no repeats to fill the gap, is warned about too."""
     limit = max_frames or math.inf
     bgr, index, stumbled = source.first_bgr, 0, False
     while index < limit:
@@ -143,14 +146,18 @@ def read_frames(source, max_frames=None, motion_estimator=None):
         missing = int(min(missing, limit - index))
         if missing > 0:
             stumbled = True
+            source.repeated += missing
             warnings.warn(
-                f"{source.name}: frame {_span(index, index + missing - 1)} cannot be decoded; "
-                f"repeating frame {index - 1} in its place"
+                f"{source.name}: {_count(missing, 'frame')} ({_span(index, index + missing - 1)}) cannot be decoded; "
+                f"repeating frame {index - 1} in its place ({source.repeated} repeated so far)"
             )
             for _ in range(missing):
                 yield _make_frame(index, frame.rgb, motion_estimator, l_channel=frame.l_channel)
                 index += 1
         if bgr is None:
+            if source.frame_count and index < min(source.frame_count, limit):
+                warnings.warn(f"{source.name}: the video ended after {index} of the {source.frame_count} frames "
+                              f"its file gives; frame {_span(index, source.frame_count - 1)} cannot be decoded")
             return
 
 
@@ -162,6 +169,10 @@ def _next_decodable(capture):
         if ok and bgr is not None:
             return bgr, failed
     return None, MAX_BAD_FRAMES + 1
+
+
+def _count(n, noun):
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _span(first, last):
@@ -314,14 +325,19 @@ class OutputVideo:
         return self._collect(all_=True)
 
     def finish(self):
+        """Close the video and move it into place; an InputError, with no partial file left, if that fails."""
         self.drain()
         self.thread.shutdown()
         self.writer.release()
-        if self.audio_source is not None and has_audio(self.audio_source):
-            copy_audio(self.partial, self.audio_source, self.path)
+        try:
+            if self.audio_source is not None and has_audio(self.audio_source):
+                copy_audio(self.partial, self.audio_source, self.path)
+            else:
+                os.replace(self.partial, self.path)
+        except OSError as error:
+            raise InputError(f"cannot write {self.path} ({error.strerror or error})") from error
+        finally:
             self.partial.unlink(missing_ok=True)
-        else:
-            os.replace(self.partial, self.path)
 
     def discard(self):
         self.thread.shutdown(wait=True, cancel_futures=True)
@@ -374,6 +390,7 @@ def main(argv=None):
     output = args.output or default_output(source, args.model)
     if source.path is not None and output.resolve() == source.path.resolve():
         raise InputError(f"the output {output} would overwrite the input")
+    cli.writable_file(output, "--output")
     colorizer = colorize.load_colorizer(args.model, args.batch_size, args.temperature)
     width, height = source.size
     colorizer.check_size(height, width, name=f"{source.name}'s frame")
@@ -414,6 +431,8 @@ def main(argv=None):
         f"wrote {video.frames_written} frames ({out_size[0]}x{out_size[1]}, {source.fps:g} fps) to {output} "
         f"in {seconds:.1f} s: {video.frames_written / seconds:.1f} frames/s"
         f"{'' if args.temporal else ', without the temporal filter'}"
+        + (f"; {_count(source.repeated, 'frame')} could not be decoded and repeat the frame before"
+           if source.repeated else "")
     )
     if measure:
         print(measure.report(source.name))

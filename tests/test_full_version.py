@@ -153,12 +153,12 @@ def test_imagenet_embeddings_are_computed_once_and_read_from_disk_after(tmp_path
     assert fv_embedding.cache_path(model_path).exists()
 
     second = fv_embedding.ImagenetEmbedder(inception)
-    fv_train.main(argv + ["--epochs", "1"], embedder=second)
+    fv_train.main(argv + ["--epochs", "1", "--overwrite"], embedder=second)  # a new model, the same cache
     assert second.images_embedded == 0  # all from the cache file
 
     (tmp_path / "photos" / "photo0.png").write_bytes((tmp_path / "photos" / "photo1.png").read_bytes())
     third = fv_embedding.ImagenetEmbedder(inception)
-    fv_train.main(argv + ["--epochs", "1"], embedder=third)
+    fv_train.main(argv + ["--epochs", "1", "--overwrite"], embedder=third)  # a new model, the same cache
     assert third.images_embedded == 1  # a changed file is embedded again
 
     colorizer = colorize.load_colorizer(str(model_path))

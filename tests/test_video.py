@@ -199,7 +199,9 @@ def test_a_corrupt_frame_is_repeated_and_the_timing_kept(model_path, tmp_path):
     output = tmp_path / "repaired.mkv"
     with pytest.warns(UserWarning) as warned:
         assert run_video("--model", model_path, "--input", clip, "--output", output, "--no-temporal") == 0
-    assert "mjpeg: frame 4 cannot be decoded; repeating frame 3 in its place" in [str(w.message) for w in warned]
+    assert "mjpeg: 1 frame (4) cannot be decoded; repeating frame 3 in its place (1 repeated so far)" in [
+        str(w.message) for w in warned
+    ]
     frames, fps = read_clip(output)
     assert len(frames) == 10 and fps == pytest.approx(FPS)
     np.testing.assert_array_equal(frames[4], frames[3])
