@@ -10,10 +10,7 @@ import keras
 from keras import layers
 
 from shared.ab_bins import logits_head, training_loss
-
-
-def conv(filters, strides=1, activation="relu"):
-    return layers.Conv2D(filters, 3, strides=strides, padding="same", activation=activation)
+from shared.layers import conv
 
 
 def build_model(learning_rate=1e-3, loss="regression", class_weights=None):

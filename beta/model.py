@@ -14,10 +14,7 @@ import keras
 from keras import layers
 
 from shared.ab_bins import logits_head, training_loss
-
-
-def conv(filters, strides=1, activation="relu"):
-    return layers.Conv2D(filters, 3, strides=strides, padding="same", activation=activation)
+from shared.layers import conv
 
 
 def build_model(image_size=256, learning_rate=1e-3, loss="classification", class_weights=None):

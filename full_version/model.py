@@ -16,7 +16,7 @@ The global vector comes from one of two sources (the `embedding`):
     "learned"   a small branch of strided convolutions from the same L input,
                 trained jointly with the rest (D = 256); fully offline.
     "imagenet"  a frozen InceptionResNetV2 classifier's 1000 class scores,
-                computed outside this model (full_version/embedding.py) and fed
+                computed outside this model (shared/global_features.py) and fed
                 as a second input named "embedding" (D = 1000).
 
 The fusion layer records the embedding in the saved model, so test.py and the
@@ -24,18 +24,14 @@ video module know what to feed it.
 """
 
 import keras
-from keras import layers, ops
+from keras import layers
 
 from shared.ab_bins import logits_head, training_loss
+from shared.layers import EMBEDDINGS, TileAndConcatenate, conv
 
-EMBEDDINGS = ("learned", "imagenet")
 IMAGENET_EMBEDDING_SIZE = 1000  # InceptionResNetV2's class scores
 LEARNED_EMBEDDING_SIZE = 256
 FUSION_FILTERS = 256
-
-
-def conv(filters, strides=1, activation="relu"):
-    return layers.Conv2D(filters, 3, strides=strides, padding="same", activation=activation)
 
 
 def build_encoder(image_size=256):
@@ -85,33 +81,6 @@ def build_decoder(feature_size=32, loss="classification"):
     )
 
 
-@keras.saving.register_keras_serializable(package="full_version")
-class TileAndConcatenate(layers.Layer):
-    """[features (N, h, w, C), vector (N, D)] -> (N, h, w, C + D): each image's vector at every position.
-
-    `embedding` names where the vector comes from; it is stored in the saved model.
-    """
-
-    def __init__(self, embedding="learned", **kwargs):
-        super().__init__(**kwargs)
-        if embedding not in EMBEDDINGS:
-            raise ValueError(f"embedding must be one of {EMBEDDINGS}, got {embedding!r}")
-        self.embedding = embedding
-
-    def call(self, inputs):
-        features, vector = inputs
-        height, width = ops.shape(features)[1], ops.shape(features)[2]
-        tiled = ops.tile(vector[:, None, None, :], (1, height, width, 1))
-        return ops.concatenate([features, ops.cast(tiled, features.dtype)], axis=-1)
-
-    def compute_output_shape(self, input_shapes):
-        features, vector = input_shapes
-        return (*features[:3], features[3] + vector[1])
-
-    def get_config(self):
-        return {**super().get_config(), "embedding": self.embedding}
-
-
 def build_model(image_size=256, learning_rate=1e-3, embedding="learned", loss="classification", class_weights=None):
     """The full network, compiled with Adam and the loss (shared/ab_bins.py: classification or regression).
 
@@ -137,20 +106,3 @@ def build_model(image_size=256, learning_rate=1e-3, embedding="learned", loss="c
     model = keras.Model(inputs, output, name="full_version")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=training_loss(loss, class_weights))
     return model
-
-
-def embedding_of(model):
-    """"learned" or "imagenet" for a full_version model, None for any other model."""
-    for layer in model.layers:
-        if isinstance(layer, TileAndConcatenate):
-            return layer.embedding
-    return None
-
-
-def encoder_stride(model):
-    """How much the encoder downsamples (8): the smallest image side the model can take."""
-    stride = 1
-    for layer in model.get_layer("encoder").layers:
-        if isinstance(layer, layers.Conv2D):
-            stride *= layer.strides[0]
-    return stride

@@ -10,8 +10,9 @@ are already in Keras's cache, and the learned branch otherwise.
 
 from functools import partial
 
-from full_version.embedding import EmbeddingCache, ImagenetEmbedder, cache_path, choose_embedding
-from full_version.model import build_model, embedding_of
+from full_version.model import build_model
+from shared.global_features import EmbeddingCache, ImagenetEmbedder, cache_path, choose_embedding
+from shared.layers import embedding_of
 from shared import cli, data, training
 from shared.colorize import load_keras_file
 from shared.data import InputError

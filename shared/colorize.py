@@ -18,20 +18,13 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from shared import ab_bins, cli, lab, metrics
+from shared import ab_bins, accel, cli, lab, metrics
+from shared.global_features import ImagenetEmbedder
+from shared.layers import embedding_of, total_stride
 from shared.data import InputError, input_labels, list_images, read_images
 
 FIGURE_ROWS = 16  # at most this many images in the comparison figure
 THUMBNAIL_SIDE = 256  # px, the figure's images
-
-
-def total_stride(model):
-    """How much the network downsamples: the product of its convolutions' strides."""
-    stride = 1
-    for layer in _all_layers(model):
-        if isinstance(layer, keras.layers.Conv2D):
-            stride *= layer.strides[0]
-    return stride
 
 
 def pad_to_multiple(image, multiple):
@@ -40,21 +33,16 @@ def pad_to_multiple(image, multiple):
     return np.pad(image, ((0, pad_h), (0, pad_w)) + ((0, 0),) * (image.ndim - 2), mode="symmetric")
 
 
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
-
-
 class Colorizer:
     """Wraps a trained Keras model: `predict_ab` maps L images to ab at their own sizes."""
 
-    def __init__(self, model, batch_size=8):
+    def __init__(self, model, batch_size=8, embedder=None):
         self.model, self.batch_size = model, batch_size
         height, width = model.inputs[0].shape[1:3]
         self.working_size = (height, width) if height and width else None  # None: fully convolutional
         self.min_side = total_stride(model)
+        self.embedding = embedding_of(model)  # None, "learned" or "imagenet"
+        self.embedder = embedder  # ImageNet vectors, made on first use when the model needs them
 
     def check_size(self, height, width, name="image"):
         if min(height, width) < self.min_side:
@@ -63,8 +51,13 @@ class Colorizer:
             )
 
     def network_inputs(self, l_norm):
-        """The model's inputs for a batch of l_norm (N, h, w, 1); full_version adds its global features."""
-        return l_norm
+        """The model's inputs for a batch of l_norm (N, h, w, 1), plus the ImageNet vectors of a model
+        whose global features come from there (full_version --embedding imagenet)."""
+        if self.embedding != "imagenet":
+            return l_norm
+        if self.embedder is None:
+            self.embedder = ImagenetEmbedder(batch_size=self.batch_size)
+        return {"l_norm": l_norm, "embedding": self.embedder(list(l_norm[..., 0] * lab.L_SCALE))}
 
     def predict_ab(self, l_channels):
         """L images (each HxW, L in [0, 100]) -> ab_norm images (each HxWx2, in [-1, 1])."""
@@ -129,8 +122,6 @@ def load_model(model):
 
 def load_keras_file(path, compile=False):
     """An existing .keras file -> the Keras model; InputError saying it is corrupt when it is not one."""
-    import full_version.model  # noqa: F401  (registers its fusion layer, so its models load)
-
     if Path(path).is_dir():
         raise InputError(f"{path} is a folder, not a .keras model file")
     if not zipfile.is_zipfile(path):  # Keras itself would say "file not found"
@@ -158,16 +149,9 @@ def load_colorizer(model, batch_size=8, temperature=None, precision="float32"):
     """A tier name or .keras path -> a Colorizer; `temperature` (classification models only) sets the
     annealed mean's temperature: lower is more vivid, higher calmer (default 0.38, Zhang et al.);
     `precision`: what the network computes in (shared/accel.py)."""
-    from full_version.model import embedding_of
-    from shared import accel
-
     keras_model = accel.with_precision(load_model(model), precision)
     if temperature is not None:
         set_temperature(keras_model, temperature, cli.model_path(model))
-    if embedding_of(keras_model) is not None:  # full_version: feeds its global features too
-        from full_version.embedding import FullVersionColorizer
-
-        return FullVersionColorizer(keras_model, batch_size=batch_size)
     return Colorizer(keras_model, batch_size=batch_size)
 
 

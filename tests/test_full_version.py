@@ -7,19 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from full_version import embedding as fv_embedding
 from full_version import test as fv_test
 from full_version import train as fv_train
-from full_version.model import (
-    IMAGENET_EMBEDDING_SIZE,
-    TileAndConcatenate,
-    build_decoder,
-    build_encoder,
-    build_global_branch,
-    build_model,
-    embedding_of,
-)
+from full_version.model import IMAGENET_EMBEDDING_SIZE, build_decoder, build_encoder, build_global_branch, build_model
 from shared import ab_bins, colorize
+from shared import global_features as fv_embedding
+from shared.layers import TileAndConcatenate, embedding_of
 from shared.data import InputError
 
 SIZE = 32  # px, training size of the tiny models
@@ -127,7 +120,7 @@ def test_learned_trains_and_colorizes_every_photo_at_its_own_size(tmp_path):
         assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
 
     colorizer = colorize.load_colorizer(str(model_path))
-    assert isinstance(colorizer, fv_embedding.FullVersionColorizer)
+    assert colorizer.embedding == "learned"
     assert colorizer.min_side == 8  # the encoder's stride; the global branch's does not count
 
     assert fv_test.main(["--model", str(model_path), "--input", str(tmp_path / "photos"),

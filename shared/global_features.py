@@ -1,4 +1,4 @@
-"""The full_version tier's global features from ImageNet, their on-disk cache, and its Colorizer.
+"""Global features from ImageNet for models with a global vector (full_version), and their on-disk cache.
 
 With `--embedding imagenet` each image's global vector is the 1000 class
 scores of a frozen InceptionResNetV2 that sees the image's grayscale version
@@ -16,9 +16,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from full_version.model import embedding_of, encoder_stride
 from shared import data, lab
-from shared.colorize import Colorizer
 from shared.data import InputError
 
 CLASSIFIER_SIDE = 299  # px, InceptionResNetV2's input
@@ -170,23 +168,3 @@ class EmbeddingCache:
         with open(partial, "wb") as f:
             np.savez(f, **self.vectors_by_key)
         os.replace(partial, self.path)
-
-
-# --- applying a trained model ---------------------------------------------------------------------
-
-
-class FullVersionColorizer(Colorizer):
-    """A Colorizer that also feeds the model its global vectors when they come from ImageNet."""
-
-    def __init__(self, model, batch_size=8, embedder=None):
-        super().__init__(model, batch_size=batch_size)
-        self.min_side = encoder_stride(model)  # the global branch's strides do not limit the image size
-        self.embedding = embedding_of(model)
-        self.embedder = embedder
-
-    def network_inputs(self, l_norm):
-        if self.embedding != "imagenet":
-            return l_norm
-        if self.embedder is None:
-            self.embedder = ImagenetEmbedder(batch_size=self.batch_size)
-        return {"l_norm": l_norm, "embedding": self.embedder(list(l_norm[..., 0] * lab.L_SCALE))}
