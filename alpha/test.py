@@ -3,13 +3,13 @@
     python alpha/test.py [--model PATH] [--input FILE_OR_DIR] [--output DIR]
 """
 
-from shared import cli, colorize
+from shared import cli, commands
 
 DEFAULT_INPUT = cli.DATASETS / "alpha" / "picos_de_europa.jpg"
 
 
 def main(argv=None):
-    return colorize.run_test("alpha", DEFAULT_INPUT, argv)
+    return commands.run_test("alpha", DEFAULT_INPUT, argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from alpha.model import build_model
-from shared import ab_bins, cli, colorize, data, lab, training
+from shared import ab_bins, cli, commands, data, inference, lab, layers, training
 
 DEFAULT_IMAGE = cli.DATASETS / "alpha" / "picos_de_europa.jpg"
 
@@ -18,8 +18,8 @@ def training_data(rgb, min_side):
     """The one image as (train_data, steps_per_epoch) for `training.fit`: L/100 in, ab/128 out, padded
     to a multiple of `min_side`, held in memory (see `data.in_memory_pair`)."""
     l_norm, ab_norm = lab.split_lab(lab.rgb_to_lab(rgb))
-    x = colorize.pad_to_multiple(l_norm, min_side)[None]  # (1, H, W, 1), L/100
-    y = colorize.pad_to_multiple(ab_norm, min_side)[None]  # (1, H, W, 2), ab/128
+    x = inference.pad_to_multiple(l_norm, min_side)[None]  # (1, H, W, 1), L/100
+    y = inference.pad_to_multiple(ab_norm, min_side)[None]  # (1, H, W, 2), ab/128
     return data.in_memory_pair(x, y)
 
 
@@ -30,7 +30,7 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=cli.positive_float, default=1e-3, help="(default: %(default)s)")
     parser.add_argument("--model-out", type=Path, default=cli.MODELS / "alpha.keras", help="(default: %(default)s)")
     parser.add_argument("--output", type=Path, default=cli.RESULTS / "alpha", help="(default: %(default)s)")
-    training.add_loss_argument(parser, default="regression")
+    commands.add_loss_argument(parser, default="regression")
     parser.add_argument("--resume", action="store_true", help="continue the last interrupted training")
     parser.add_argument("--overwrite", action="store_true",
                         help="start afresh even where --model-out already holds a trained model (deletes it)")
@@ -38,12 +38,12 @@ def main(argv=None):
 
     args.model_out = training.check_model_out(args.model_out, args.resume, args.overwrite)
     model = build_model(args.learning_rate, loss=args.loss)
-    min_side = colorize.total_stride(model)
+    min_side = layers.total_stride(model)
     paths = data.list_images(args.image, min_side=min_side)
     if len(paths) != 1:
         raise data.InputError(f"alpha trains on one image; {args.image} holds {len(paths)}")
-    results = colorize.result_names(data.input_labels(paths, args.image))
-    colorize.check_output_folder(args.output, [args.image], paths, [*results, "metrics.csv", "comparison.png"])
+    results = commands.result_names(data.input_labels(paths, args.image))
+    commands.check_output_folder(args.output, [args.image], paths, [*results, "metrics.csv", "comparison.png"])
     rgb = data.read_rgb(paths[0])
     train_data, steps = training_data(rgb, min_side)
     if args.loss == "classification" and not args.resume:  # weights from the one image's own colours
@@ -54,7 +54,7 @@ def main(argv=None):
     training.fit(model, train_data, epochs=args.epochs, model_path=args.model_out, resume=args.resume,
                  overwrite=args.overwrite, steps_per_epoch=steps)
     print(f"trained {args.epochs} epochs in {time.perf_counter() - start:.1f} s; model at {args.model_out}")
-    return colorize.run_test(
+    return commands.run_test(
         "alpha", DEFAULT_IMAGE, ["--model", str(args.model_out), "--input", str(paths[0]), "--output", str(args.output)]
     )
 

@@ -32,15 +32,13 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import shared  # noqa: F401,E402  (quiet TensorFlow start)
+import shared  # noqa: F401,E402  (first, so TensorFlow starts quietly)
 
 import cv2  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from shared import accel, cli, colorize, data, lab, temporal, video  # noqa: E402
+from shared import accel, cli, data, inference, lab, layers, temporal, video  # noqa: E402
 
 TRAIN_IMAGES = cli.DATASETS / "landscapes" / "train"
 VIDEO_768 = cli.DATASETS / "video" / "campus_walk.mp4"
@@ -97,7 +95,7 @@ def matmul_gflops(dtype, n=1024, repeats=5, inner=8):
 def forward_flops(model):
     """FLOPs of one image's forward pass through the convolutions and dense layers (multiply-add = 2)."""
     total = 0
-    for layer in colorize._all_layers(model):
+    for layer in layers._all_layers(model):
         if isinstance(layer, keras.layers.Conv2D):
             _, height, width, _ = layer.output.shape
             total += 2 * height * width * int(np.prod(layer.kernel.shape))
@@ -259,7 +257,7 @@ def video_table(frames):
     with tempfile.TemporaryDirectory() as folder:
         model_path = Path(folder) / "beta.keras"
         build_model(256).save(model_path)
-        colorizer = colorize.load_colorizer(str(model_path), BATCH)
+        colorizer = inference.load_colorizer(str(model_path), BATCH)
 
         # stages, one after the other on this thread
         capture = cv2.VideoCapture(str(VIDEO_768), cv2.CAP_FFMPEG)

@@ -3,13 +3,13 @@
     python beta/test.py [--model PATH] [--input FILE_OR_DIR] [--output DIR]
 """
 
-from shared import cli, colorize
+from shared import cli, commands
 
 DEFAULT_INPUT = cli.DATASETS / "landscapes" / "test"
 
 
 def main(argv=None):
-    return colorize.run_test("beta", DEFAULT_INPUT, argv)
+    return commands.run_test("beta", DEFAULT_INPUT, argv)
 
 
 if __name__ == "__main__":

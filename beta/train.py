@@ -4,12 +4,12 @@
 """
 
 from beta.model import build_model
-from shared import cli, training
+from shared import cli, commands
 
 
 def main(argv=None):
-    parser = training.build_train_parser("beta", "Train the beta tier (encoder-decoder) on a folder of photos.")
-    training.train_on_folder(parser.parse_args(argv), build_model)
+    parser = commands.build_train_parser("beta", "Train the beta tier (encoder-decoder) on a folder of photos.")
+    commands.train_on_folder(parser.parse_args(argv), build_model)
     return 0
 
 

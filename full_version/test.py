@@ -6,13 +6,13 @@ The saved model records whether its global features are learned or come from
 ImageNet; with ImageNet, InceptionResNetV2 (from Keras's cache) runs too.
 """
 
-from shared import cli, colorize
+from shared import cli, commands
 
 DEFAULT_INPUT = cli.DATASETS / "landscapes" / "test"
 
 
 def main(argv=None):
-    return colorize.run_test("full_version", DEFAULT_INPUT, argv)
+    return commands.run_test("full_version", DEFAULT_INPUT, argv)
 
 
 if __name__ == "__main__":

@@ -11,16 +11,16 @@ are already in Keras's cache, and the learned branch otherwise.
 from functools import partial
 
 from full_version.model import build_model
-from shared.global_features import EmbeddingCache, ImagenetEmbedder, cache_path, choose_embedding
-from shared.layers import embedding_of
-from shared import cli, data, training
-from shared.colorize import load_keras_file
+from shared import cli, commands, data, training
 from shared.data import InputError
+from shared.global_features import EmbeddingCache, ImagenetEmbedder, cache_path, choose_embedding
+from shared.inference import load_keras_file
+from shared.layers import embedding_of
 
 
 def main(argv=None, embedder=None):
     """`embedder` replaces the ImageNet classifier (tests use one without downloaded weights)."""
-    parser = training.build_train_parser("full_version", "Train the full_version tier on a folder of photos.")
+    parser = commands.build_train_parser("full_version", "Train the full_version tier on a folder of photos.")
     parser.add_argument(
         "--embedding", choices=("auto", "learned", "imagenet"), default="auto",
         help="where the global features come from: a frozen ImageNet classifier or a branch trained "
@@ -35,7 +35,7 @@ def main(argv=None, embedder=None):
         embedder = embedder or ImagenetEmbedder(batch_size=args.batch_size)
         make_dataset = partial(imagenet_dataset, cache=EmbeddingCache(cache_path(args.model_out), embedder))
         build = partial(build_after_embedding, embedder=embedder)
-    training.train_on_folder(args, build, make_dataset=make_dataset)
+    commands.train_on_folder(args, build, make_dataset=make_dataset)
     return 0
 
 

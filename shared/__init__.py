@@ -1,4 +1,6 @@
-"""What the tiers share: Lab conversion, data pipeline, training loop, metrics, inference, video."""
+"""What the tiers share: the library (lab, ab_bins, layers, data, global_features, training, accel,
+inference, colorize, metrics, temporal, figures, pretrained) and the programs (commands, cli, video,
+evaluate). `from shared import colorize` is the one-call API. shared/ never imports a tier."""
 
 import os
 

@@ -1,6 +1,7 @@
 """What every command-line script shares: paths, flags, and turning errors into messages."""
 
 import argparse
+import csv
 import math
 import sys
 import tempfile
@@ -92,3 +93,11 @@ def run(main, argv=None):
         print("\ninterrupted", file=sys.stderr)
         code = 130
     sys.exit(code or 0)
+
+
+def write_csv(path, rows):
+    """Rows (dicts with the same keys) as a CSV file with a header."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(rows)

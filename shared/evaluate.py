@@ -20,20 +20,14 @@ Written to --output (default results/report/):
 """
 
 import argparse
-import csv
 import math
-import sys
 import warnings
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as `python shared/evaluate.py`: import `shared` from the repository root
-    sys.path[0] = str(Path(__file__).resolve().parents[1])
-
-import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from shared import ab_bins, cli, colorize, lab, metrics
+from shared import ab_bins, cli, commands, figures, inference, lab, metrics
 from shared.data import InputError, input_labels, list_images, read_images
 from shared.training import DEFAULT_TRAINING_IMAGES, list_training_images, read_log, side_files
 
@@ -93,14 +87,14 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     models = resolve_models(args.model)  # {label: tier name or path}
-    colorizers = {label: colorize.load_colorizer(model, args.batch_size) for label, model in models.items()}
+    colorizers = {label: inference.load_colorizer(model, args.batch_size) for label, model in models.items()}
     if args.temperature is not None:  # for the models that decode a colour distribution
         for colorizer in colorizers.values():
             if ab_bins.decoding_layer(colorizer.model) is not None:
-                colorize.set_temperature(colorizer.model, args.temperature)
+                inference.set_temperature(colorizer.model, args.temperature)
     paths = list_images(args.input, min_side=max(c.min_side for c in colorizers.values()))
     train_paths = list_training_images(args.train_images)
-    colorize.check_output_folder(args.output, [args.input, *args.train_images], [*paths, *train_paths], REPORT_FILES)
+    commands.check_output_folder(args.output, [args.input, *args.train_images], [*paths, *train_paths], REPORT_FILES)
     mean_ab = training_mean_ab(train_paths)
     print(f"training mean ab over {_folders(args.train_images)}: a = {mean_ab[0]:.2f}, b = {mean_ab[1]:.2f}")
 
@@ -112,10 +106,10 @@ def main(argv=None):
     table = summarize(per_image, methods)
     verdicts = [verdict(label, table) for label in colorizers]
 
-    write_csv(args.output / "per_image.csv", per_image)
-    write_csv(args.output / "metrics.csv", [{"method": m, "images": len(paths), **table[m]} for m in methods])
+    cli.write_csv(args.output / "per_image.csv", per_image)
+    cli.write_csv(args.output / "metrics.csv", [{"method": m, "images": len(paths), **table[m]} for m in methods])
     grid_columns = ["grayscale input"] + list(colorizers) + ["original"]
-    grid_figure(figure_rows, grid_columns, args.output / "comparison.png")
+    figures.grid_figure(figure_rows, grid_columns, args.output / "comparison.png")
     notes = training_curves({label: cli.model_path(model) for label, model in models.items()},
                             args.output / "training_curves.png")
     if len(paths) > len(figure_rows):
@@ -193,7 +187,7 @@ def measure(paths, colorizers, mean_ab, args):
                     per_image.append({"image": labels[path], "method": method, **metrics.image_metrics(images[i], original)})
                 if len(figure_rows) < args.figure_images:
                     row = [results[GRAYSCALE][i]] + [results[label][i] for label in colorizers] + [original]
-                    figure_rows.append((labels[path], [thumbnail(x, args.thumbnail_side) for x in row]))
+                    figure_rows.append((labels[path], [figures.thumbnail(x, args.thumbnail_side) for x in row]))
                 bar.update(1)
     return per_image, figure_rows
 
@@ -273,56 +267,7 @@ def report_text(args, models, colorizers, n_images, mean_ab, markdown, verdicts,
     return "\n".join(lines)
 
 
-def write_csv(path, rows):
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 # --- figures ------------------------------------------------------------------------------
-
-
-def thumbnail(rgb, side):
-    """Shrink (never enlarge) so the longest side is at most `side` px."""
-    height, width = rgb.shape[:2]
-    scale = min(1.0, side / max(height, width))
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else rgb
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def grid_figure(rows, columns, path, dpi=100):
-    """A grid of images: one row per (name, images) entry, one titled column per image.
-    Each row is as tall as its tallest thumbnail, each column as wide as the widest, so the
-    images are drawn at about their own size and the PNG stays small."""
-    plt = _pyplot()
-    row_heights = [max(image.shape[0] for image in images) for _, images in rows]  # px
-    column_width = max(image.shape[1] for _, images in rows for image in images)  # px
-    margin = 24  # px, for titles and labels
-    fig, axes = plt.subplots(
-        len(rows), len(columns), squeeze=False, gridspec_kw={"height_ratios": row_heights},
-        figsize=((len(columns) * (column_width + 6) + margin) / dpi, (sum(row_heights) + 6 * len(rows) + margin) / dpi),
-    )
-    for r, (name, images) in enumerate(rows):
-        for c, image in enumerate(images):
-            axes[r, c].imshow(image, interpolation="antialiased")
-            axes[r, c].set_xticks([])
-            axes[r, c].set_yticks([])
-            if r == 0:
-                axes[r, c].set_title(columns[c], fontsize=8)
-        axes[r, 0].set_ylabel(name, fontsize=6)
-    fig.tight_layout(pad=0.2, h_pad=0.2, w_pad=0.2)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
 
 
 def read_curve(log_path):
@@ -358,7 +303,7 @@ def training_curves(model_files, path):
     if not curves:
         return notes
 
-    plt = _pyplot()
+    plt = figures.pyplot()
     fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3), squeeze=False)
     for ax, (label, (epochs, loss, val_loss)) in zip(axes[0], curves.items()):
         ax.plot(epochs, loss, label="loss (training)")

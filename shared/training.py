@@ -16,7 +16,6 @@ A second run without --resume refuses to replace a trained model; --overwrite
 starts afresh. A loss that is not a finite number stops training with an error.
 """
 
-import argparse
 import contextlib
 import csv
 import json
@@ -36,6 +35,7 @@ from tqdm.auto import tqdm
 
 from shared import ab_bins, accel, cli, data, lab
 from shared.data import InputError
+from shared.inference import load_keras_file
 
 
 def side_files(model_path):
@@ -273,8 +273,6 @@ def fit(
             best = math.inf
         if initial_epoch >= epochs:
             raise InputError(f"{model_path} has already trained {initial_epoch} epochs; ask for more with --epochs")
-        from shared.colorize import load_keras_file
-
         model = load_keras_file(files["state"], compile=True)
         print(f"resuming at epoch {initial_epoch + 1} of {epochs} from {files['state']}")
         _truncate_log(files["log"], initial_epoch)
@@ -433,35 +431,6 @@ def _available_memory():
             return None
 
 
-def build_train_parser(tier, description, epochs=100, batch_size=8, image_size=256, learning_rate=3e-4):
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--images", type=Path, nargs="+", default=list(DEFAULT_TRAINING_IMAGES),
-                        help="folders, images or list files of training photos (default: %(default)s)")
-    parser.add_argument("--epochs", type=cli.positive_int, default=epochs, help="epochs in all (default: %(default)s)")
-    parser.add_argument("--batch-size", type=cli.positive_int, default=batch_size, help="(default: %(default)s)")
-    parser.add_argument("--image-size", type=cli.positive_int, default=image_size,
-                        help="training resolution in px (default: %(default)s)")
-    parser.add_argument("--learning-rate", type=cli.positive_float, default=learning_rate, help="(default: %(default)s)")
-    add_loss_argument(parser, default="classification")
-    parser.add_argument("--val-share", type=float, default=0.1,
-                        help="share of the images held out for validation (default: %(default)s)")
-    parser.add_argument("--model-out", type=Path, default=cli.MODELS / f"{tier}.keras", help="(default: %(default)s)")
-    parser.add_argument("--resume", action="store_true", help="continue the last interrupted training")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="start afresh even where --model-out already holds a trained model (deletes it)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the validation split (default: %(default)s)")
-    add_speed_flags(parser)
-    return parser
-
-
-def add_loss_argument(parser, default):
-    parser.add_argument(
-        "--loss", choices=ab_bins.LOSSES, default=default,
-        help="classification: a distribution over ab bins, rebalanced toward rare colours (vivid); "
-             "regression: mean-squared error on ab (the reference design's, dull) (default: %(default)s)",
-    )
-
-
 def list_training_images(sources, min_side=1):
     """Every usable image of one or more folders, images or list files, each once, sorted."""
     sources = [sources] if isinstance(sources, (str, Path)) else sources
@@ -485,73 +454,3 @@ def class_weights_for(paths, image_size, loss):
     )
 
 
-def add_speed_flags(parser):
-    parser.add_argument(
-        "--precision", choices=accel.PRECISIONS, default="float32",
-        help="bfloat16 computes in bfloat16 with float32 weights (about 2x faster on CPUs with native "
-             "bfloat16, quality not yet measured); auto = bfloat16 on such CPUs, float32 elsewhere "
-             "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "--cache", choices=("auto", "on", "off"), default="auto",
-        help="keep the decoded, resized photos in memory after the first epoch; auto = when they take "
-             f"at most {data.CACHE_LIMIT_BYTES >> 20} MiB (default: %(default)s)",
-    )
-
-
-def train_on_folder(args, build_model, make_dataset=None):
-    """List, split and stream the photos, then train `build_model(image_size, learning_rate, loss, class_weights)`.
-
-    `make_dataset(paths, image_size, batch_size, augment=, shuffle=)` makes the
-    batches (default `data.make_dataset`); full_version adds its embeddings there.
-    """
-    make_dataset = make_dataset or data.make_dataset
-    if args.image_size % 8:
-        raise InputError(f"--image-size must be a multiple of 8, got {args.image_size}")
-    if not 0 <= args.val_share < 1:
-        raise InputError(f"--val-share must be in [0, 1), got {args.val_share}")
-    strategy = accel.distribution_strategy()  # first: a multi-worker one must exist before TensorFlow runs
-    paths = list_training_images(args.images)
-    train_paths, val_paths = data.split_validation(paths, args.val_share, seed=args.seed)
-    if not train_paths:
-        raise InputError(f"--val-share {args.val_share} holds out all {len(paths)} images, leaving none to train on: "
-                         "give a smaller --val-share (0 trains on all) or more images")
-    args.model_out = check_model_out(args.model_out, args.resume, args.overwrite)
-    check_memory(build_model, args.image_size, args.batch_size)
-    print(f"training on {len(train_paths)} images, validating on {len(val_paths)}, at {args.image_size}px, "
-          f"{args.loss} loss")
-    class_weights = None if args.resume else class_weights_for(train_paths, args.image_size, args.loss)
-    cache = {"on": True, "off": False}.get(getattr(args, "cache", "auto"), "auto")
-    train_data = make_dataset(train_paths, args.image_size, args.batch_size, augment=True, shuffle=True,
-                              **({"cache": cache} if cache != "auto" else {}))
-    val_data = make_dataset(val_paths, args.image_size, args.batch_size) if val_paths else None
-    precision = accel.set_precision(getattr(args, "precision", "float32"))
-    print(f"precision: {precision}")
-    if strategy is not None:
-        print(f"training on {strategy.num_replicas_in_sync} replicas with {type(strategy).__name__}; "
-              f"global batch {args.batch_size}")
-    try:
-        with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            model = build_model(image_size=args.image_size, learning_rate=args.learning_rate, loss=args.loss,
-                                class_weights=class_weights)
-            result = fit(
-                model,
-                train_data,
-                epochs=args.epochs,
-                model_path=args.model_out,
-                val_data=val_data,
-                resume=args.resume,
-                overwrite=args.overwrite,
-                steps_per_epoch=math.ceil(len(train_paths) / args.batch_size),
-                images_per_epoch=len(train_paths),
-            )
-    finally:
-        keras.config.set_dtype_policy("float32")
-    speed = result["images_per_second"]
-    if not result["model_written"]:
-        print(f"no epoch beat the best {result['monitor']} of before; the model at {args.model_out} is unchanged")
-    print(
-        f"best {result['monitor']} {result['best']:.5f}; model at {args.model_out}"
-        + (f"; {speed:.2f} training images/s (median epoch)" if speed else "")
-    )
-    return result

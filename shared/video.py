@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from shared import cli, colorize, lab, metrics, temporal
+from shared import cli, commands, inference, lab, metrics, temporal
 from shared.data import InputError
 
 DEFAULT_INPUT = cli.DATASETS / "video" / "grand_prix_1906.ogv"
@@ -52,7 +52,7 @@ def build_parser():
     parser.add_argument("--output", type=Path, help="output video, .mp4, .avi or .mkv (default: results/video/<input>_<tier>.mp4)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=8, help="frames per model call (default: %(default)s)")
     parser.add_argument("--max-frames", type=cli.positive_int, help="stop after this many frames")
-    colorize.add_temperature_argument(parser)
+    commands.add_temperature_argument(parser)
     parser.add_argument("--side-by-side", action="store_true", help="write the grayscale input and the result next to each other")
     parser.add_argument(
         "--temporal", action=argparse.BooleanOptionalAction, default=True,
@@ -391,7 +391,7 @@ def main(argv=None):
     if source.path is not None and output.resolve() == source.path.resolve():
         raise InputError(f"the output {output} would overwrite the input")
     cli.writable_file(output, "--output")
-    colorizer = colorize.load_colorizer(args.model, args.batch_size, args.temperature)
+    colorizer = inference.load_colorizer(args.model, args.batch_size, args.temperature)
     width, height = source.size
     colorizer.check_size(height, width, name=f"{source.name}'s frame")
 

@@ -10,7 +10,7 @@ from PIL import Image
 from full_version import test as fv_test
 from full_version import train as fv_train
 from full_version.model import IMAGENET_EMBEDDING_SIZE, build_decoder, build_encoder, build_global_branch, build_model
-from shared import ab_bins, colorize
+from shared import ab_bins, commands, inference
 from shared import global_features as fv_embedding
 from shared.layers import TileAndConcatenate, embedding_of
 from shared.data import InputError
@@ -119,7 +119,7 @@ def test_learned_trains_and_colorizes_every_photo_at_its_own_size(tmp_path):
     with open(tmp_path / "fv.log.csv") as f:
         assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
 
-    colorizer = colorize.load_colorizer(str(model_path))
+    colorizer = inference.load_colorizer(str(model_path))
     assert colorizer.embedding == "learned"
     assert colorizer.min_side == 8  # the encoder's stride; the global branch's does not count
 
@@ -154,10 +154,10 @@ def test_imagenet_embeddings_are_computed_once_and_read_from_disk_after(tmp_path
     fv_train.main(argv + ["--epochs", "1", "--overwrite"], embedder=third)  # a new model, the same cache
     assert third.images_embedded == 1  # a changed file is embedded again
 
-    colorizer = colorize.load_colorizer(str(model_path))
+    colorizer = inference.load_colorizer(str(model_path))
     assert colorizer.embedding == "imagenet"
     colorizer.embedder = fv_embedding.ImagenetEmbedder(inception)
-    assert colorize.run_test("full_version", None, ["--model", str(model_path), "--input", str(tmp_path / "photos"),
+    assert commands.run_test("full_version", None, ["--model", str(model_path), "--input", str(tmp_path / "photos"),
                              "--output", str(tmp_path / "out")], colorizer=colorizer) == 0
     assert len(read_pngs(tmp_path / "out")) == 4
     assert colorizer.embedder.images_embedded == 4
@@ -171,7 +171,7 @@ def test_a_saved_model_loads_and_predicts_the_same(tmp_path, embedding):
     if embedding == "imagenet":
         inputs = {"l_norm": inputs, "embedding": rng.uniform(0, 1, (2, IMAGENET_EMBEDDING_SIZE)).astype(np.float32)}
     model.save(tmp_path / "fv.keras")
-    loaded = colorize.load_model(str(tmp_path / "fv.keras"))
+    loaded = inference.load_model(str(tmp_path / "fv.keras"))
     assert embedding_of(loaded) == embedding
     np.testing.assert_allclose(loaded.predict_on_batch(inputs), model.predict_on_batch(inputs), atol=1e-6)
 

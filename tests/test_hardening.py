@@ -19,7 +19,7 @@ import beta.model
 import beta.test
 import beta.train
 from alpha.model import build_model
-from shared import colorize, data, evaluate, lab, training, video
+from shared import data, evaluate, inference, lab, training, video
 from shared.data import InputError
 from conftest import colour_image, write_image
 from test_cli import run_main
@@ -476,7 +476,7 @@ def test_model_out_without_the_keras_suffix_gets_it(tmp_path, capsys):
                                        "--output", str(tmp_path / "out")]) == 0
     assert (tmp_path / "mine.keras").exists() and not (tmp_path / "mine").exists()
     assert f"model at {tmp_path / 'mine.keras'}" in capsys.readouterr().out
-    assert colorize.load_model(str(tmp_path / "mine.keras")) is not None
+    assert inference.load_model(str(tmp_path / "mine.keras")) is not None
 
 
 def test_an_unwritable_alpha_output_is_refused_before_training(tmp_path, capsys):

@@ -24,8 +24,8 @@ def test_importing_shared_imports_no_tier():
 def test_shared_loads_and_runs_a_full_version_model_without_the_tier():
     code = (
         "import sys, numpy as np\n"
-        "from shared import colorize\n"
-        "colorizer = colorize.load_colorizer('full_version/pretrained.keras')\n"
+        "from shared import inference\n"
+        "colorizer = inference.load_colorizer('full_version/pretrained.keras')\n"
         "(ab,) = colorizer.predict_ab([np.full((20, 30), 50.0, np.float32)])\n"
         "assert ab.shape == (20, 30, 2) and colorizer.embedding == 'learned'\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'alpha', 'beta', 'full_version'}))\n"

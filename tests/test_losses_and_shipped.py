@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 import beta.train
-from shared import ab_bins, cli, colorize, lab
+from shared import ab_bins, cli, inference, lab
 from shared.data import InputError
 from conftest import colour_image, run_script, write_image
 
@@ -25,7 +25,7 @@ def test_beta_trains_with_each_loss_saves_reloads_and_colorizes(photos, tmp_path
     argv = ["--images", str(photos), "--epochs", "2", "--image-size", "32", "--batch-size", "2",
             "--model-out", str(model_path), "--loss", loss]
     assert beta.train.main(argv) == 0
-    model = colorize.load_model(str(model_path))
+    model = inference.load_model(str(model_path))
     assert ab_bins.loss_of(model) == loss
     assert model.output_shape == (None, 32, 32, 2)  # ab_norm at the input size, whatever the loss
     result = run_script("beta/test.py", "--model", model_path, "--input", photos, "--output", tmp_path / "out")
@@ -51,8 +51,8 @@ def test_temperature_changes_a_classification_model_and_is_refused_for_regressio
     path = tmp_path / "cls.keras"
     model.save(path)
     l_channel = np.linspace(0, 100, 32 * 32, dtype=np.float32).reshape(32, 32)
-    calm = colorize.load_colorizer(str(path), temperature=1.0).predict_ab([l_channel])[0]
-    vivid = colorize.load_colorizer(str(path), temperature=0.1).predict_ab([l_channel])[0]
+    calm = inference.load_colorizer(str(path), temperature=1.0).predict_ab([l_channel])[0]
+    vivid = inference.load_colorizer(str(path), temperature=0.1).predict_ab([l_channel])[0]
     assert np.abs(vivid).mean() > np.abs(calm).mean()
 
     regression = tmp_path / "reg.keras"
@@ -78,27 +78,27 @@ def beta_logits_model():
 def test_a_tier_name_means_the_own_model_first_then_the_shipped_one(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "MODELS", tmp_path)
     assert cli.model_path("beta") == cli.shipped_model_path("beta") == cli.REPO_ROOT / "beta" / "pretrained.keras"
-    colorize.load_model("beta")
+    inference.load_model("beta")
     assert capsys.readouterr().out.strip() == f"model: {cli.shipped_model_path('beta')} (shipped; `python beta/train.py` trains your own)"
 
     own = tmp_path / "beta.keras"
     keras.models.load_model(cli.shipped_model_path("beta")).save(own)
     assert cli.model_path("beta") == own
-    colorize.load_model("beta")
+    inference.load_model("beta")
     assert capsys.readouterr().out.strip() == f"model: {own}"
 
     assert cli.model_path("alpha") == tmp_path / "alpha.keras"  # alpha ships nothing
     with pytest.raises(InputError, match="no trained model at .*alpha.keras: train one with `python alpha/train.py`"):
-        colorize.load_model("alpha")
+        inference.load_model("alpha")
     with pytest.raises(InputError, match="no trained model at .*missing.keras"):
-        colorize.load_model(str(tmp_path / "missing.keras"))
+        inference.load_model(str(tmp_path / "missing.keras"))
 
 
 @pytest.mark.parametrize("tier", ["beta", "full_version"])
 def test_each_shipped_model_colorizes_a_photo_in_colour(tier):
     path = cli.shipped_model_path(tier)
     assert path.stat().st_size < 20e6
-    colorizer = colorize.load_colorizer(str(path))
+    colorizer = inference.load_colorizer(str(path))
     rgb = colour_image(72, 96, seed=3)
     (result,) = colorizer.colorize([rgb])
     assert result.shape == rgb.shape

@@ -5,7 +5,8 @@ import pytest
 from alpha.model import build_model as build_alpha
 from beta.model import build_model as build_beta
 from shared import ab_bins
-from shared.colorize import Colorizer, total_stride
+from shared.inference import Colorizer
+from shared.layers import total_stride
 from shared.data import InputError
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from beta import train as beta_train
-from shared import accel, colorize, lab
+from shared import accel, inference, lab
 from conftest import colour_image, write_image
 
 
@@ -30,7 +30,7 @@ def test_each_speed_option_trains_and_saves_a_loadable_model(photos, tmp_path, o
     chosen = options[1] if options[1] != "auto" else accel.resolve_precision("auto")
     assert f"precision: {chosen}" in out
     model = keras.models.load_model(model_path, compile=False)
-    ab = colorize.Colorizer(model).predict_ab([np.full((20, 28), 50.0, np.float32)])[0]
+    ab = inference.Colorizer(model).predict_ab([np.full((20, 28), 50.0, np.float32)])[0]
     assert ab.shape == (20, 28, 2) and ab.dtype == np.float32 and np.isfinite(ab).all()
     assert keras.config.dtype_policy().name == "float32"  # the global policy is put back
 

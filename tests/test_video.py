@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from alpha.model import build_model
-from shared import cli, colorize, lab, temporal, video
+from shared import cli, inference, lab, temporal, video
 
 WIDTH, HEIGHT, FPS = 64, 48, 12
 
@@ -215,7 +215,7 @@ def test_max_frames_stops_early(model_path, clip, tmp_path):
 
 
 def test_ctrl_c_leaves_a_playable_file_of_the_frames_done(model_path, clip, tmp_path, monkeypatch, capsys):
-    predict_ab = colorize.Colorizer.predict_ab
+    predict_ab = inference.Colorizer.predict_ab
     calls = []
 
     def interrupted_on_third_batch(self, l_channels):
@@ -224,7 +224,7 @@ def test_ctrl_c_leaves_a_playable_file_of_the_frames_done(model_path, clip, tmp_
             raise KeyboardInterrupt
         return predict_ab(self, l_channels)
 
-    monkeypatch.setattr(colorize.Colorizer, "predict_ab", interrupted_on_third_batch)
+    monkeypatch.setattr(inference.Colorizer, "predict_ab", interrupted_on_third_batch)
     output = tmp_path / "partial.mp4"
     assert run_video("--model", model_path, "--input", clip, "--output", output, "--batch-size", 2) == 130
     assert "the first 4 frames are in" in capsys.readouterr().err
@@ -236,7 +236,7 @@ def test_ctrl_c_before_any_frame_leaves_no_file(model_path, clip, tmp_path, monk
     def interrupted(self, l_channels):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(colorize.Colorizer, "predict_ab", interrupted)
+    monkeypatch.setattr(inference.Colorizer, "predict_ab", interrupted)
     assert run_video("--model", model_path, "--input", clip, "--output", tmp_path / "none.mp4") == 130
     assert list(tmp_path.iterdir()) == []
 

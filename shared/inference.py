@@ -1,0 +1,148 @@
+"""Applying a trained model: L in, ab out, at any image size.
+
+A model with a fixed input size (beta, full_version: 128 or 256 px square) sees L
+resized to that size; its ab is upsampled back to the image's size and merged with
+the image's own full-resolution L. A fully-convolutional model (alpha) sees L at
+full size, padded to a multiple of its total stride. Everything inference needs is
+read from the saved model itself (shared/layers.py, shared/ab_bins.py).
+"""
+
+import zipfile
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+
+from shared import ab_bins, accel, cli, lab
+from shared.data import InputError
+from shared.global_features import ImagenetEmbedder
+from shared.layers import embedding_of, total_stride
+
+
+def pad_to_multiple(image, multiple):
+    """Mirror-pad an HxW[xC] image at the bottom and right so both sides divide by `multiple`."""
+    pad_h, pad_w = (-image.shape[0]) % multiple, (-image.shape[1]) % multiple
+    return np.pad(image, ((0, pad_h), (0, pad_w)) + ((0, 0),) * (image.ndim - 2), mode="symmetric")
+
+
+class Colorizer:
+    """Wraps a trained Keras model: `predict_ab` maps L images to ab at their own sizes."""
+
+    def __init__(self, model, batch_size=8, embedder=None):
+        self.model, self.batch_size = model, batch_size
+        height, width = model.inputs[0].shape[1:3]
+        self.working_size = (height, width) if height and width else None  # None: fully convolutional
+        self.min_side = total_stride(model)
+        self.embedding = embedding_of(model)  # None, "learned" or "imagenet"
+        self.embedder = embedder  # ImageNet vectors, made on first use when the model needs them
+
+    def check_size(self, height, width, name="image"):
+        if min(height, width) < self.min_side:
+            raise InputError(
+                f"{name} is {width}x{height} px; this model needs at least {self.min_side}x{self.min_side}"
+            )
+
+    def network_inputs(self, l_norm):
+        """The model's inputs for a batch of l_norm (N, h, w, 1), plus the ImageNet vectors of a model
+        whose global features come from there (full_version --embedding imagenet)."""
+        if self.embedding != "imagenet":
+            return l_norm
+        if self.embedder is None:
+            self.embedder = ImagenetEmbedder(batch_size=self.batch_size)
+        return {"l_norm": l_norm, "embedding": self.embedder(list(l_norm[..., 0] * lab.L_SCALE))}
+
+    def predict_ab(self, l_channels):
+        """L images (each HxW, L in [0, 100]) -> ab_norm images (each HxWx2, in [-1, 1])."""
+        results = [None] * len(l_channels)
+        for indices, batch in self._batches(l_channels):
+            inputs = self.network_inputs(batch)
+            if self.working_size is None:  # sizes vary: an eager call traces no graph per new size
+                ab_batch = keras.ops.convert_to_numpy(self.model(inputs, training=False))
+            else:  # one size: the compiled predict step is faster
+                ab_batch = keras.ops.convert_to_numpy(self.model.predict_on_batch(inputs))
+            ab_batch = np.asarray(ab_batch, np.float32)  # bfloat16 models answer in bfloat16
+            for i, ab_norm in zip(indices, ab_batch):
+                height, width = l_channels[i].shape
+                if self.working_size is None:
+                    results[i] = ab_norm[:height, :width]
+                else:
+                    results[i] = cv2.resize(ab_norm, (width, height), interpolation=cv2.INTER_LINEAR)
+        return results
+
+    def _batches(self, l_channels):
+        """(indices, l_norm batch) groups: same-size images together, at most batch_size each."""
+        groups = {}
+        for i, l_channel in enumerate(l_channels):
+            self.check_size(*l_channel.shape)
+            groups.setdefault(l_channel.shape, []).append(i)
+        for indices in groups.values():
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start : start + self.batch_size]
+                batch = np.stack([self._prepare(l_channels[i]) for i in chunk])
+                yield chunk, batch
+
+    def _prepare(self, l_channel):
+        l_norm = np.asarray(l_channel, np.float32) / lab.L_SCALE
+        if self.working_size is None:
+            l_norm = pad_to_multiple(l_norm, self.min_side)
+        else:
+            height, width = self.working_size
+            shrink = height < l_norm.shape[0] or width < l_norm.shape[1]
+            interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+            l_norm = cv2.resize(l_norm, (width, height), interpolation=interpolation)
+        return l_norm[..., None]
+
+    def colorize(self, rgb_images):
+        """Colour or grayscale RGB images -> colorized uint8 RGB; only their lightness is used."""
+        l_channels = [lab.rgb_to_l(rgb) for rgb in rgb_images]
+        return [lab.merge_l_ab(l, ab) for l, ab in zip(l_channels, self.predict_ab(l_channels))]
+
+
+def load_model(model):
+    """A tier name or a .keras path -> the Keras model, or an InputError naming the train command.
+
+    Says in one line which file it uses: for a tier, the user's own models/<tier>.keras, else the shipped one.
+    """
+    path = cli.model_path(model)
+    if not path.exists():
+        raise InputError(f"no trained model at {path}: train one with `{cli.train_command(model)}`")
+    keras_model = load_keras_file(path)
+    shipped = model in cli.TIERS and path == cli.shipped_model_path(model)
+    print(f"model: {path}" + (f" (shipped; `{cli.train_command(model)}` trains your own)" if shipped else ""))
+    return keras_model
+
+
+def load_keras_file(path, compile=False):
+    """An existing .keras file -> the Keras model; InputError saying it is corrupt when it is not one."""
+    if Path(path).is_dir():
+        raise InputError(f"{path} is a folder, not a .keras model file")
+    if not zipfile.is_zipfile(path):  # Keras itself would say "file not found"
+        raise InputError(f"{path} is corrupt or not a Keras model (not a .keras zip archive)")
+    try:
+        return keras.models.load_model(path, compile=compile)
+    except Exception as error:
+        raise InputError(f"{path} is corrupt or not a Keras model ({error})") from error
+
+
+def set_temperature(keras_model, temperature, name="the model"):
+    """Set a classification model's annealed-mean temperature; a regression model has none to set."""
+    decoding = ab_bins.decoding_layer(keras_model)
+    if decoding is None:
+        raise InputError(
+            f"--temperature applies only to models trained with --loss classification; {name} was trained "
+            "with --loss regression and predicts one colour per pixel"
+        )
+    if not temperature > 0:
+        raise InputError(f"--temperature must be positive, got {temperature}")
+    decoding.temperature = float(temperature)
+
+
+def load_colorizer(model, batch_size=8, temperature=None, precision="float32"):
+    """A tier name or .keras path -> a Colorizer; `temperature` (classification models only) sets the
+    annealed mean's temperature: lower is more vivid, higher calmer (default 0.38, Zhang et al.);
+    `precision`: what the network computes in (shared/accel.py)."""
+    keras_model = accel.with_precision(load_model(model), precision)
+    if temperature is not None:
+        set_temperature(keras_model, temperature, cli.model_path(model))
+    return Colorizer(keras_model, batch_size=batch_size)
