@@ -57,7 +57,7 @@ def read_clip(path):
 
 
 def ffmpeg():
-    return video._ffmpeg()
+    return video.ffmpeg_exe()
 
 
 @pytest.fixture(scope="module")
