@@ -385,11 +385,13 @@ class OutputVideo:
     hidden temporary file beside `path` and muxes `audio_source`'s audio in. `finish()` closes it and
     moves it to `path`; `discard()` stops ffmpeg and removes it.
 
-    The audio is re-encoded with silence appended, and cut where the frames end (apad + -shortest):
-    it then lasts as long as the frames written, however many that turn out to be (Ctrl-C, --max-frames),
-    which a copied stream cannot do in the same pass."""
+    The audio is decoded and re-encoded so that it can be fitted to the frames, which a copied stream
+    cannot be in the same pass: given `audio_seconds` (the frames expected / fps), it is padded with
+    silence or cut to exactly that; without, padded and cut by ffmpeg's -shortest where the frames end,
+    which is only as exact as ffmpeg's buffering allows. After Ctrl-C the audio keeps its planned length.
+    """
 
-    def __init__(self, path, fps, size, audio_source=None, crf=DEFAULT_CRF):
+    def __init__(self, path, fps, size, audio_source=None, crf=DEFAULT_CRF, audio_seconds=None):
         path = Path(path)
         container = container_for(path)
         if not 0 <= crf <= 51:
@@ -404,7 +406,7 @@ class OutputVideo:
         self.size, self.stored_size = tuple(size), stored_size(size, path)
         self.log = tempfile.TemporaryFile()  # ffmpeg's messages, for the error if it fails
         with_audio = audio_source is not None and has_audio(audio_source)
-        command = self.command(container, fps, audio_source if with_audio else None, crf)
+        command = self.command(container, fps, audio_source if with_audio else None, crf, audio_seconds)
         session = {"start_new_session": True} if os.name == "posix" else {
             "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}  # Ctrl-C is for Python alone
         try:
@@ -417,7 +419,7 @@ class OutputVideo:
         self.pending = deque()
         self.frames_written = 0
 
-    def command(self, container, fps, audio_source, crf):
+    def command(self, container, fps, audio_source, crf, audio_seconds=None):
         width, height = self.stored_size
         command = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
                    "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{width}x{height}",
@@ -426,7 +428,9 @@ class OutputVideo:
             command += ["-i", str(audio_source)]
         command += ["-map", "0:v:0", *(option.format(crf=crf) for option in container.video)]
         if audio_source is not None:
-            command += ["-map", "1:a", *container.audio, "-af", "apad", "-shortest"]
+            fit = ["-af", f"apad=whole_dur={audio_seconds!r},atrim=end={audio_seconds!r}"] if audio_seconds else [
+                "-af", "apad", "-shortest"]
+            command += ["-map", "1:a", *container.audio, *fit]
         return [*command, "-f", container.muxer, str(self.temporary)]
 
     def submit(self, make_rgb, *args):
@@ -496,11 +500,12 @@ class OutputVideo:
         self.log.close()
 
     def _failure(self):
-        """ffmpeg's reason, in one line, once it has exited."""
+        """ffmpeg's reason, in one line, once it has exited: its first message (later ones are consequences)."""
         self.process.wait()
         self.log.seek(0)
-        lines = [line.strip() for line in self.log.read().decode(errors="replace").splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"exit code {self.process.returncode}"
+        lines = [re.sub(r"^(\[[^]]*\] *)+", "", line).strip() for line in self.log.read().decode(errors="replace").splitlines()]
+        lines = [line for line in lines if line]
+        reason = lines[0] if lines else f"exit code {self.process.returncode}"
         return f"ffmpeg could not write {self.path.name}: {reason}"
 
 
@@ -586,7 +591,8 @@ def run_pipeline(source, output, colorizer, *, batch_size, temporal_on, side_by_
     total = min(filter(None, (source.frame_count, max_frames)), default=None)
     start = time.perf_counter()
     try:
-        video = OutputVideo(output, source.fps, out_size, audio_source=source.path, crf=crf)
+        video = OutputVideo(output, source.fps, out_size, audio_source=source.path, crf=crf,
+                            audio_seconds=total / source.fps if total else None)
         write_frames(video, make_rgb, results, total, source.name, progress)
     finally:
         frames.close()
