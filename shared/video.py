@@ -24,6 +24,7 @@ import math
 import os
 import queue
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -398,11 +399,10 @@ class OutputVideo:
             raise InputError(f"crf must be a whole number from 0 to 51, got {crf}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-            os.close(handle)
         except OSError as error:
             raise InputError(f"cannot write to {path.parent} ({error.strerror or error})") from error
-        self.path, self.temporary = path, Path(temporary)
+        # hidden, unique, and created by ffmpeg itself, so it gets the usual permissions (mkstemp's are 0600)
+        self.path, self.temporary = path, path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
         self.size, self.stored_size = tuple(size), stored_size(size, path)
         self.log = tempfile.TemporaryFile()  # ffmpeg's messages, for the error if it fails
         with_audio = audio_source is not None and has_audio(audio_source)
