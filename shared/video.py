@@ -5,12 +5,18 @@
     python shared/video.py --model beta --input 0                # camera 0; Ctrl-C stops and keeps the file
     python shared/video.py --model beta --input datasets/video/campus_walk.mp4 --metrics --max-frames 60
 
+or from Python, `colorize_video("clip.mp4", "clip_colour.mp4", model="beta")`.
+
 Each frame's colour is dropped (only its L is used), L goes through the model
 in batches, the predicted ab is upsampled to the frame's size and merged with
 the frame's own full-resolution L. With --temporal (the default) colour is
 carried along the optical flow of L from frame to frame (shared/temporal.py),
 so it does not flicker. Reading, inference and writing run on separate threads.
-The output has the input's size, frame rate and frame count, and its audio.
+Frames are piped as raw RGB into the ffmpeg that `imageio-ffmpeg` bundles, which
+encodes them (.mp4: H.264, which browsers play; .mkv: lossless FFV1) and muxes
+the input's audio in the same process. The output has the input's size (an .mp4
+of an odd-sized video gets one more row or column: H.264 in 4:2:0 stores even
+sizes only), frame rate and frame count, and its audio.
 """
 
 import argparse
@@ -18,14 +24,17 @@ import math
 import os
 import queue
 import re
+import secrets
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from itertools import islice
 from pathlib import Path
 
@@ -39,7 +48,7 @@ from shared import cli, commands, inference, lab, metrics, temporal
 from shared.data import InputError
 
 DEFAULT_INPUT = cli.DATASETS / "video" / "grand_prix_1906.ogv"
-CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "FFV1"}  # .mkv: lossless FFV1, for exact comparisons
+DEFAULT_CRF = 18  # x264's constant rate factor for .mp4: 0 lossless .. 51 worst; 18 looks like the input
 QUEUE_FRAMES = 32  # frames read ahead of inference, and frames waiting to be written
 MAX_BAD_FRAMES = 25  # this many undecodable frames in a row is the end of the video
 FALLBACK_FPS = 25.0  # for cameras and files that do not say
@@ -49,7 +58,14 @@ def build_parser():
     parser = argparse.ArgumentParser(description="Colorize a video (or a camera) with a trained tier.")
     parser.add_argument("--model", default="beta", help="tier name (alpha, beta, full_version) or .keras path (default: %(default)s)")
     parser.add_argument("--input", default=str(DEFAULT_INPUT), help="video file or camera index (default: %(default)s)")
-    parser.add_argument("--output", type=Path, help="output video, .mp4, .avi or .mkv (default: results/video/<input>_<tier>.mp4)")
+    parser.add_argument(
+        "--output", type=Path,
+        help="output video: .mp4 (H.264), .mkv (lossless FFV1) or .avi (MJPEG) (default: results/video/<input>_<tier>.mp4)",
+    )
+    parser.add_argument(
+        "--crf", type=crf_value, default=DEFAULT_CRF,
+        help=".mp4 quality, x264's constant rate factor: 0 (lossless) to 51, lower is better and larger (default: %(default)s)",
+    )
     parser.add_argument("--batch-size", type=cli.positive_int, default=8, help="frames per model call (default: %(default)s)")
     parser.add_argument("--max-frames", type=cli.positive_int, help="stop after this many frames")
     commands.add_temperature_argument(parser)
@@ -63,6 +79,13 @@ def build_parser():
         help="print PSNR against the input frames and the flicker figure, with and without --temporal",
     )
     return parser
+
+
+def crf_value(text):
+    value = int(text)
+    if not 0 <= value <= 51:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 51, got {text}")
+    return value
 
 
 # --- input ----------------------------------------------------------------------------------
@@ -92,9 +115,11 @@ class Frame:
     motion: temporal.Motion | None  # from the previous frame; None for the first or without flow
 
 
-def open_video(text):
-    """--input -> Source: a camera index such as `0`, or any file OpenCV can decode."""
-    if text.isdigit() and not Path(text).exists():
+def open_video(source):
+    """A camera index (an int, or a string such as `0` that names no file) or any video file OpenCV can
+    decode (str or Path) -> Source, its first frame read; an InputError when there is none."""
+    text = str(source)
+    if isinstance(source, int) or (isinstance(source, str) and text.isdigit() and not Path(text).exists()):
         capture, name, path = cv2.VideoCapture(int(text)), f"camera{text}", None
         if not capture.isOpened():
             raise InputError(f"cannot open camera {text}")
@@ -265,44 +290,148 @@ class VideoMetrics:
                 self.flicker[variant].append(change)
             self.previous[variant] = ab_norm
 
-    def report(self, source_name):
-        frames = len(self.psnr["grayscale"])
-        lines = [f"metrics over {frames} frames of {source_name} ({len(self.flicker['temporal'])} frame pairs tracked):"]
-        lines.append(f"  {'':14s} {'PSNR (dB)':>10s} {'flicker (ab)':>13s}")
-        for variant in ("grayscale", "no-temporal", "temporal"):
-            flicker = f"{np.mean(self.flicker[variant]):13.3f}" if self.flicker.get(variant) else f"{'-':>13s}"
-            lines.append(f"  {variant:14s} {np.mean(self.psnr[variant]):10.2f} {flicker}")
-        lines.append("  flicker: mean ab distance between consecutive frames after warping by the input's flow,")
-        lines.append("  over reliably tracked pixels; PSNR against the input frames (grayscale: L alone, ab = 0)")
-        if self.input_chroma is not None and self.input_chroma < 2.0:
-            lines.append(f"  note: {source_name} has no colour (mean |ab| {self.input_chroma:.2f}), so PSNR measures nothing here")
-        return "\n".join(lines)
+    def summary(self):
+        """The figures as a dict: frames, pairs (frame pairs tracked), psnr (dB) and flicker (ab units) per
+        variant (flicker None where no pair was tracked), input_chroma (mean |ab| of the first input frame)."""
+        return {
+            "frames": len(self.psnr["grayscale"]),
+            "pairs": len(self.flicker["temporal"]),
+            "psnr": {variant: float(np.mean(values)) for variant, values in self.psnr.items()},
+            "flicker": {variant: float(np.mean(values)) if values else None for variant, values in self.flicker.items()},
+            "input_chroma": self.input_chroma,
+        }
+
+
+def format_metrics(summary, source_name):
+    """VideoMetrics.summary() as the lines --metrics prints."""
+    lines = [f"metrics over {summary['frames']} frames of {source_name} ({summary['pairs']} frame pairs tracked):"]
+    lines.append(f"  {'':14s} {'PSNR (dB)':>10s} {'flicker (ab)':>13s}")
+    for variant in ("grayscale", "no-temporal", "temporal"):
+        value = summary["flicker"].get(variant)
+        flicker = f"{value:13.3f}" if value is not None else f"{'-':>13s}"
+        lines.append(f"  {variant:14s} {summary['psnr'][variant]:10.2f} {flicker}")
+    lines.append("  flicker: mean ab distance between consecutive frames after warping by the input's flow,")
+    lines.append("  over reliably tracked pixels; PSNR against the input frames (grayscale: L alone, ab = 0)")
+    if summary["input_chroma"] is not None and summary["input_chroma"] < 2.0:
+        lines.append(f"  note: {source_name} has no colour (mean |ab| {summary['input_chroma']:.2f}), "
+                     "so PSNR measures nothing here")
+    return "\n".join(lines)
 
 
 # --- output ---------------------------------------------------------------------------------
 
 
-class OutputVideo:
-    """Writes frames on a background thread to a `.partial` file beside `path`. `finish()` closes it,
-    copies the input's audio in and moves it to `path`; `discard()` removes it."""
+@dataclass(frozen=True)
+class Container:
+    """How ffmpeg writes one kind of output file."""
 
-    def __init__(self, path, fps, size, audio_source=None):
-        fourcc = CODECS.get(path.suffix.lower())
-        if fourcc is None:
-            raise InputError(f"cannot write {path.name}: use an .mp4, .avi or .mkv file name")
+    muxer: str  # ffmpeg's -f
+    video: tuple  # the video codec's options; "{crf}" is filled in
+    audio: tuple  # the audio codec's options: the input's audio is decoded, fitted to the frames and re-encoded
+    even_size: bool  # the codec stores only even widths and heights
+
+
+CONTAINERS = {
+    # H.264 High profile in 4:2:0 with the index at the front: what browsers and phones play, as soon as it loads
+    ".mp4": Container("mp4", ("-c:v", "libx264", "-preset", "medium", "-crf", "{crf}", "-pix_fmt", "yuv420p",
+                              "-movflags", "+faststart"), ("-c:a", "aac", "-b:a", "192k"), even_size=True),
+    # lossless: FFV1 on RGB (bgr0 keeps every 8-bit value), FLAC; for exact comparisons
+    ".mkv": Container("matroska", ("-c:v", "ffv1", "-pix_fmt", "bgr0"), ("-c:a", "flac"), even_size=False),
+    ".avi": Container("avi", ("-c:v", "mjpeg", "-q:v", "2", "-pix_fmt", "yuvj420p"), ("-c:a", "pcm_s16le"),
+                      even_size=False),
+}
+FORMATS_TEXT = "use an .mp4, .avi or .mkv file name"
+
+
+def container_for(path):
+    container = CONTAINERS.get(Path(path).suffix.lower())
+    if container is None:
+        raise InputError(f"cannot write {Path(path).name}: {FORMATS_TEXT}")
+    return container
+
+
+def stored_size(size, path):
+    """(width, height) as `path`'s codec stores frames of `size`: .mp4 rounds each up to even."""
+    width, height = size
+    if container_for(path).even_size:
+        return width + width % 2, height + height % 2
+    return width, height
+
+
+def ffmpeg_exe():
+    """The ffmpeg binary imageio-ffmpeg bundles (or the one its IMAGEIO_FFMPEG_EXE names)."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception as error:  # not installed, or no binary for this platform
+        raise InputError(f"no ffmpeg to write videos with ({error}); install imageio-ffmpeg") from error
+
+
+def has_audio(path):
+    """Whether ffmpeg finds an audio stream in the file `path` (False when it cannot open it)."""
+    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
+                           check=False)
+    return re.search(r"Stream #\S+.*: Audio:", probe.stderr) is not None
+
+
+def frame_rate_text(fps):
+    """Frames per second as the fraction ffmpeg takes: 29.97002997 -> 30000/1001, 25.0 -> 25/1."""
+    rate = Fraction(fps).limit_denominator(1001)
+    return f"{rate.numerator}/{rate.denominator}"
+
+
+class OutputVideo:
+    """Writes uint8 RGB frames, on a background thread, into an ffmpeg process that encodes them into a
+    hidden temporary file beside `path` and muxes `audio_source`'s audio in. `finish()` closes it and
+    moves it to `path`; `discard()` stops ffmpeg and removes it.
+
+    The audio is decoded and re-encoded so that it can be fitted to the frames, which a copied stream
+    cannot be in the same pass: given `audio_seconds` (the frames expected / fps), it is padded with
+    silence or cut to exactly that; without, padded and cut by ffmpeg's -shortest where the frames end,
+    which is only as exact as ffmpeg's buffering allows. After Ctrl-C the audio keeps its planned length.
+    """
+
+    def __init__(self, path, fps, size, audio_source=None, crf=DEFAULT_CRF, audio_seconds=None):
+        path = Path(path)
+        container = container_for(path)
+        if not 0 <= crf <= 51:
+            raise InputError(f"crf must be a whole number from 0 to 51, got {crf}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise InputError(f"cannot write to {path.parent} ({error})") from error
-        self.path, self.audio_source = path, audio_source
-        self.partial = path.with_name(f"{path.stem}.partial{path.suffix}")
-        self.writer = cv2.VideoWriter(str(self.partial), cv2.VideoWriter_fourcc(*fourcc), fps, size)
-        if not self.writer.isOpened():
-            self.partial.unlink(missing_ok=True)
-            raise InputError(f"cannot write a video to {path} (is the folder writable?)")
+            raise InputError(f"cannot write to {path.parent} ({error.strerror or error})") from error
+        # hidden, unique, and created by ffmpeg itself, so it gets the usual permissions (mkstemp's are 0600)
+        self.path, self.temporary = path, path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
+        self.size, self.stored_size = tuple(size), stored_size(size, path)
+        self.log = tempfile.TemporaryFile()  # ffmpeg's messages, for the error if it fails
+        with_audio = audio_source is not None and has_audio(audio_source)
+        command = self.command(container, fps, audio_source if with_audio else None, crf, audio_seconds)
+        session = {"start_new_session": True} if os.name == "posix" else {
+            "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}  # Ctrl-C is for Python alone
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                            stderr=self.log, **session)
+        except OSError as error:
+            self._remove()
+            raise InputError(f"cannot start ffmpeg ({error.strerror or error})") from error
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-frames")
         self.pending = deque()
         self.frames_written = 0
+
+    def command(self, container, fps, audio_source, crf, audio_seconds=None):
+        width, height = self.stored_size
+        command = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
+                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{width}x{height}",
+                   "-framerate", frame_rate_text(fps), "-i", "pipe:0"]
+        if audio_source is not None:
+            command += ["-i", str(audio_source)]
+        command += ["-map", "0:v:0", *(option.format(crf=crf) for option in container.video)]
+        if audio_source is not None:
+            fit = ["-af", f"apad=whole_dur={audio_seconds!r},atrim=end={audio_seconds!r}"] if audio_seconds else [
+                "-af", "apad", "-shortest"]
+            command += ["-map", "1:a", *container.audio, *fit]
+        return [*command, "-f", container.muxer, str(self.temporary)]
 
     def submit(self, make_rgb, *args):
         """Queue one frame, made by make_rgb(*args) on the writer thread; returns frames finished since."""
@@ -310,7 +439,16 @@ class OutputVideo:
         return self._collect(wait=len(self.pending) > QUEUE_FRAMES)
 
     def _write(self, make_rgb, *args):
-        self.writer.write(np.ascontiguousarray(make_rgb(*args)[..., ::-1]))  # OpenCV writes BGR
+        rgb = make_rgb(*args)
+        if rgb.shape[1::-1] != self.size:
+            raise ValueError(f"frame of {rgb.shape[1]}x{rgb.shape[0]} px for a {self.size[0]}x{self.size[1]} video")
+        pad_w, pad_h = self.stored_size[0] - self.size[0], self.stored_size[1] - self.size[1]
+        if pad_w or pad_h:  # repeat the last column or row: at the edge it is the least visible
+            rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        try:
+            self.process.stdin.write(memoryview(np.ascontiguousarray(rgb, np.uint8)).cast("B"))
+        except (BrokenPipeError, ValueError) as error:  # ffmpeg stopped (or the pipe was closed by discard)
+            raise InputError(self._failure()) from error
 
     def _collect(self, wait=False, all_=False):
         done = 0
@@ -325,54 +463,50 @@ class OutputVideo:
         return self._collect(all_=True)
 
     def finish(self):
-        """Close the video and move it into place; an InputError, with no partial file left, if that fails."""
-        self.drain()
-        self.thread.shutdown()
-        self.writer.release()
+        """Let ffmpeg finish the file and move it into place; an InputError, with no temporary file left,
+        if that fails. Interrupted meanwhile (a second Ctrl-C), it leaves nothing."""
         try:
-            if self.audio_source is not None and has_audio(self.audio_source):
-                copy_audio(self.partial, self.audio_source, self.path)
-            else:
-                os.replace(self.partial, self.path)
+            self.drain()
+            self.thread.shutdown()
+            try:
+                self.process.stdin.close()
+            except BrokenPipeError:
+                pass  # ffmpeg has stopped; its exit code says why
+            if self.process.wait() != 0:
+                raise InputError(self._failure())
+            os.replace(self.temporary, self.path)
         except OSError as error:
+            self.discard()
             raise InputError(f"cannot write {self.path} ({error.strerror or error})") from error
-        finally:
-            self.partial.unlink(missing_ok=True)
+        except BaseException:
+            self.discard()
+            raise
+        self.log.close()
 
     def discard(self):
+        """Stop ffmpeg and remove what it wrote."""
+        if self.process.poll() is None:
+            self.process.kill()  # first, so a write blocked on a full pipe fails rather than waits
         self.thread.shutdown(wait=True, cancel_futures=True)
-        self.writer.release()
-        self.partial.unlink(missing_ok=True)
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        self.process.wait()
+        self._remove()
 
+    def _remove(self):
+        self.temporary.unlink(missing_ok=True)
+        self.log.close()
 
-def _ffmpeg():
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception:  # not installed, or no binary for this platform: audio is skipped
-        return None
-
-
-def has_audio(path):
-    ffmpeg = _ffmpeg()
-    if ffmpeg is None:
-        return False
-    probe = subprocess.run([ffmpeg, "-hide_banner", "-i", str(path)], capture_output=True, text=True, check=False)
-    return re.search(r"Stream #\S+.*: Audio:", probe.stderr) is not None
-
-
-def copy_audio(video, audio_source, output):
-    """Mux `video`'s frames with `audio_source`'s audio into `output`: the audio as it is if the
-    container takes it, else as AAC; cut to the video's length. Without success, the video alone."""
-    base = [_ffmpeg(), "-y", "-v", "error", "-i", str(video), "-i", str(audio_source),
-            "-map", "0:v:0", "-map", "1:a", "-c:v", "copy", "-shortest"]
-    for audio_codec in ("copy", "aac"):
-        result = subprocess.run([*base, "-c:a", audio_codec, str(output)], capture_output=True, text=True, check=False)
-        if result.returncode == 0:
-            return
-    warnings.warn(f"could not copy the audio track of {audio_source} ({result.stderr.strip()[-200:]}); the output is silent")
-    os.replace(video, output)
+    def _failure(self):
+        """ffmpeg's reason, in one line, once it has exited: its first message (later ones are consequences)."""
+        self.process.wait()
+        self.log.seek(0)
+        lines = [re.sub(r"^(\[[^]]*\] *)+", "", line).strip() for line in self.log.read().decode(errors="replace").splitlines()]
+        lines = [line for line in lines if line]
+        reason = lines[0] if lines else f"exit code {self.process.returncode}"
+        return f"ffmpeg could not write {self.path.name}: {reason}"
 
 
 def default_output(source, model):
@@ -380,38 +514,98 @@ def default_output(source, model):
     return cli.RESULTS / "video" / f"{source.name}_{tier}.mp4"
 
 
-# --- main -----------------------------------------------------------------------------------
+# --- the whole job --------------------------------------------------------------------------
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+@dataclass
+class VideoResult:
+    """What colorize_video did."""
+
+    path: Path  # the video written
+    name: str  # the input's, for messages: its file name without suffix, or camera<N>
+    frames: int  # frames written
+    size: tuple  # (width, height) of each frame, px; twice the input's width with side_by_side
+    stored_size: tuple  # (width, height) as stored: .mp4 rounds odd sizes up by one pixel
+    fps: float
+    seconds: float  # wall-clock time of reading, colorizing and writing
+    repeated: int  # frames that could not be decoded and repeat the one before
+    temporal: bool
+    metrics: dict | None  # VideoMetrics.summary() with metrics=True, else None
+
+
+def colorize_video(source, output=None, model="beta", *, batch_size=8, temperature=None, temporal=True,
+                   side_by_side=False, max_frames=None, metrics=False, crf=DEFAULT_CRF, progress=True):
+    """Colorize the video file (str or Path) or camera (an int index) `source` into `output` (.mp4: H.264
+    at quality `crf`, 0..51, lower is better; .mkv: lossless FFV1; .avi: MJPEG; default
+    results/video/<source>_<tier>.mp4) with `model` (a tier name or .keras path), keeping its size, frame
+    rate, frame count and audio. `temporal` keeps colours steady along the optical flow; `metrics` also
+    measures PSNR against the input and flicker, with and without it, into the result's `metrics`.
+    Returns a VideoResult; raises InputError (one line) for bad input, and KeyboardInterrupt after
+    keeping the frames done so far in `output`."""
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    source = open_video(args.input)
-    output = args.output or default_output(source, args.model)
+    video_source = open_video(source)
+    try:
+        output = choose_output(video_source, output, model)
+        colorizer = prepare_colorizer(model, batch_size, temperature, video_source)
+        return run_pipeline(video_source, output, colorizer, batch_size=batch_size, temporal_on=temporal,
+                            side_by_side=side_by_side, max_frames=max_frames, measure=metrics, crf=crf,
+                            progress=progress)
+    finally:
+        video_source.capture.release()
+
+
+def choose_output(source, output, model):
+    """The output path, checked before any work: a known container, not the input, writable."""
+    output = Path(output) if output is not None else default_output(source, model)
     if source.path is not None and output.resolve() == source.path.resolve():
         raise InputError(f"the output {output} would overwrite the input")
     cli.writable_file(output, "--output")
-    colorizer = inference.load_colorizer(args.model, args.batch_size, args.temperature)
+    container_for(output)
+    return output
+
+
+def prepare_colorizer(model, batch_size, temperature, source):
+    colorizer = inference.load_colorizer(model, batch_size, temperature)
     width, height = source.size
     colorizer.check_size(height, width, name=f"{source.name}'s frame")
+    return colorizer
 
-    measure = VideoMetrics() if args.metrics else None
-    motion_estimator = temporal.MotionEstimator() if args.temporal or args.metrics else None
-    temporal_filter = temporal.TemporalFilter() if args.temporal or args.metrics else None
-    frames = prefetch(read_frames(source, args.max_frames, motion_estimator))
-    results = colorize_frames(frames, colorizer, args.batch_size, temporal_filter)
+
+def run_pipeline(source, output, colorizer, *, batch_size, temporal_on, side_by_side, max_frames, measure, crf,
+                 progress):
+    """Read, colorize and write on their own threads; returns a VideoResult."""
+    measure = VideoMetrics() if measure else None
+    steady = temporal_on or measure is not None
+    motion_estimator = temporal.MotionEstimator() if steady else None
+    temporal_filter = temporal.TemporalFilter() if steady else None
+    frames = prefetch(read_frames(source, max_frames, motion_estimator))
+    results = colorize_frames(frames, colorizer, batch_size, temporal_filter)
 
     def make_rgb(frame, ab_pred, ab_steady):  # runs on the writer thread, one frame at a time, in order
         if measure:
             measure.update(frame, ab_pred, ab_steady)
-        return render(frame, ab_steady if args.temporal else ab_pred, args.side_by_side)
+        return render(frame, ab_steady if temporal_on else ab_pred, side_by_side)
 
-    out_size = (2 * width if args.side_by_side else width, height)
-    video = OutputVideo(output, source.fps, out_size, audio_source=source.path)
-    total = min(filter(None, (source.frame_count, args.max_frames)), default=None)
+    width, height = source.size
+    out_size = (2 * width if side_by_side else width, height)
+    total = min(filter(None, (source.frame_count, max_frames)), default=None)
     start = time.perf_counter()
     try:
-        with tqdm(total=total, unit="frame", dynamic_ncols=True, desc=source.name) as bar:
+        video = OutputVideo(output, source.fps, out_size, audio_source=source.path, crf=crf,
+                            audio_seconds=total / source.fps if total else None)
+        write_frames(video, make_rgb, results, total, source.name, progress)
+    finally:
+        frames.close()
+    return VideoResult(output, source.name, video.frames_written, out_size, video.stored_size, source.fps,
+                       time.perf_counter() - start, source.repeated, temporal_on,
+                       measure.summary() if measure else None)
+
+
+def write_frames(video, make_rgb, results, total, name, progress=True):
+    """Feed make_rgb(*result) for each result to `video` with a progress bar, then finish it. Ctrl-C keeps the frames done
+    (and re-raises); any other error removes the file."""
+    try:
+        with tqdm(total=total, unit="frame", dynamic_ncols=True, desc=name, disable=not progress) as bar:
             for result in results:
                 bar.update(video.submit(make_rgb, *result))
             bar.update(video.drain())
@@ -421,33 +615,50 @@ def main(argv=None):
     except BaseException:
         video.discard()
         raise
-    finally:
-        frames.close()
-        source.capture.release()
     video.finish()
-
-    seconds = time.perf_counter() - start
-    print(
-        f"wrote {video.frames_written} frames ({out_size[0]}x{out_size[1]}, {source.fps:g} fps) to {output} "
-        f"in {seconds:.1f} s: {video.frames_written / seconds:.1f} frames/s"
-        f"{'' if args.temporal else ', without the temporal filter'}"
-        + (f"; {_count(source.repeated, 'frame')} could not be decoded and repeat the frame before"
-           if source.repeated else "")
-    )
-    if measure:
-        print(measure.report(source.name))
-    return 0
 
 
 def _keep_partial(video):
     """After Ctrl-C: finish what was written into a playable file, or remove it if there is nothing."""
-    video.drain()
+    try:
+        video.drain()
+    except Exception:  # a frame that failed while stopping: keep those before it
+        pass
     if video.frames_written == 0:
         video.discard()
         print(f"\nnothing was written; no file left at {video.path}", file=sys.stderr)
         return
     video.finish()
     print(f"\nstopped: the first {video.frames_written} frames are in {video.path}", file=sys.stderr)
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    result = colorize_video(
+        args.input, args.output, args.model, batch_size=args.batch_size, temperature=args.temperature,
+        temporal=args.temporal, side_by_side=args.side_by_side, max_frames=args.max_frames, metrics=args.metrics,
+        crf=args.crf,
+    )
+    print(summary_line(result))
+    if result.metrics:
+        print(format_metrics(result.metrics, result.name))
+    return 0
+
+
+def summary_line(result):
+    width, height = result.size
+    padded = (f", stored as {result.stored_size[0]}x{result.stored_size[1]}: H.264 keeps even sizes"
+              if result.stored_size != result.size else "")
+    return (
+        f"wrote {result.frames} frames ({width}x{height}{padded}, {result.fps:g} fps) to {result.path} "
+        f"in {result.seconds:.1f} s: {result.frames / result.seconds:.1f} frames/s"
+        f"{'' if result.temporal else ', without the temporal filter'}"
+        + (f"; {_count(result.repeated, 'frame')} could not be decoded and repeat the frame before"
+           if result.repeated else "")
+    )
 
 
 if __name__ == "__main__":

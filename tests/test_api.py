@@ -36,3 +36,17 @@ def test_images_batch_like_one_at_a_time_and_temperature_matters():
 def test_a_bad_array_is_a_clear_error():
     with pytest.raises(InputError, match="HxW or HxWx3"):
         colorize.image(np.zeros((4, 4, 4), np.uint8))
+
+
+def test_video_is_one_call_with_the_command_line_options(tmp_path):
+    import cv2
+
+    clip = tmp_path / "clip.mkv"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"FFV1"), 8, (48, 32))
+    for i in range(4):
+        writer.write(np.roll(colour_image(32, 48, seed=1), 4 * i, axis=1)[..., ::-1])
+    writer.release()
+    result = colorize.video(clip, tmp_path / "out.mp4", max_frames=3, temperature=0.5, progress=False)
+    assert result.path == tmp_path / "out.mp4" and result.frames == 3 and result.size == (48, 32)
+    capture = cv2.VideoCapture(str(result.path))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3

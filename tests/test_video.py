@@ -1,4 +1,5 @@
-"""shared/video.py and shared/temporal.py: frames, timing, luminance, batching, flicker, audio, bad input."""
+"""shared/video.py and shared/temporal.py: frames, timing, luminance, batching, flicker, audio, codecs, the
+colorize_video call, bad input."""
 
 import re
 import signal
@@ -36,11 +37,21 @@ def moving_pattern(n_frames, noise=0.0, seed=0):
 
 
 def write_clip(path, frames, fourcc="FFV1", fps=FPS):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (WIDTH, HEIGHT))
+    size = (frames[0].shape[1], frames[0].shape[0]) if frames else (WIDTH, HEIGHT)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
     assert writer.isOpened()
     for rgb in frames:
         writer.write(np.ascontiguousarray(rgb[..., ::-1]))
     writer.release()
+    return path
+
+
+def write_exact_clip(path, frames, fps=FPS):
+    """A lossless .mkv of the frames at their own size, written by video.OutputVideo."""
+    output = video.OutputVideo(path, fps, (frames[0].shape[1], frames[0].shape[0]))
+    for rgb in frames:
+        output.submit(lambda rgb: rgb, rgb)
+    output.finish()
     return path
 
 
@@ -57,7 +68,44 @@ def read_clip(path):
 
 
 def ffmpeg():
-    return video._ffmpeg()
+    return video.ffmpeg_exe()
+
+
+def probe(path):
+    """What `ffmpeg -i` says about the file's streams."""
+    return subprocess.run([ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+
+
+def ffmpeg_frames(path):
+    """Decode every video frame with the bundled ffmpeg (it must exit 0, silent); returns the frame count."""
+    result = subprocess.run([ffmpeg(), "-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "framecrc", "-"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and not result.stderr, result.stderr
+    return sum(1 for line in result.stdout.splitlines() if line and not line.startswith("#"))
+
+
+def ffmpeg_rgb(path, width, height):
+    """Every frame as ffmpeg decodes it to RGB, (N, H, W, 3) uint8."""
+    raw = subprocess.run([ffmpeg(), "-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
+
+
+def audio_seconds(path):
+    """The length of the first audio track, decoded by ffmpeg."""
+    raw = subprocess.run([ffmpeg(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "s16le", "-ac", "1",
+                          "-ar", "8000", "-"], capture_output=True, check=True).stdout
+    return len(raw) / 2 / 8000
+
+
+def clip_with_audio(path, seconds_of_audio, frames=10, rate=10):
+    subprocess.run(
+        [ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={WIDTH}x{HEIGHT}:rate={rate}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds_of_audio}",
+         "-frames:v", str(frames), "-c:v", "mpeg4", "-c:a", "aac", "-pix_fmt", "yuv420p", str(path)],
+        check=True,
+    )
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +133,93 @@ def test_output_keeps_frame_count_size_and_frame_rate(model_path, clip, tmp_path
     assert len(frames) == 10
     assert frames[0].shape == (HEIGHT, WIDTH, 3)
     assert fps == pytest.approx(FPS)
-    assert not list(output.parent.glob("*.partial*"))
+    assert [p.name for p in output.parent.iterdir()] == ["result.mp4"]  # no temporary file left
+
+
+def test_mp4_is_h264_that_browsers_play_and_both_decoders_read(model_path, clip, tmp_path):
+    mp4, mkv = tmp_path / "result.mp4", tmp_path / "result.mkv"
+    for output in (mp4, mkv):
+        assert run_video("--model", model_path, "--input", clip, "--output", output, "--no-temporal") == 0
+    info = probe(mp4)
+    assert re.search(r"Video: h264 \(High\).*yuv420p.*, 64x48", info), info
+    assert re.search(r", 12 fps,", info), info
+    data = mp4.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # +faststart: a browser can start before it has all
+    assert ffmpeg_frames(mp4) == 10
+    capture = cv2.VideoCapture(str(mp4))
+    assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 10
+    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (WIDTH, HEIGHT)
+    # H.264 at --crf 18 against the lossless result of the same run: L as close as MPEG-4 Part 2 (mp4v) had
+    # it here before (mean 0.95, max 5.05; H.264 gives 0.78, 4.6)
+    lossy, lossless = read_clip(mp4)[0], read_clip(mkv)[0]
+    l_error = np.abs(np.stack([lab.rgb_to_l(a) - lab.rgb_to_l(b) for a, b in zip(lossy, lossless)]))
+    assert l_error.mean() < 1.0 and l_error.max() < 6.0
+
+
+def test_crf_sets_the_mp4_quality(model_path, clip, tmp_path):
+    for crf in (10, 40):
+        assert run_video("--model", model_path, "--input", clip, "--output", tmp_path / f"crf{crf}.mp4", "--crf", crf) == 0
+    assert (tmp_path / "crf40.mp4").stat().st_size < (tmp_path / "crf10.mp4").stat().st_size
+    assert run_video("--model", model_path, "--input", clip, "--output", tmp_path / "o.mp4", "--crf", 52) == 2
+
+
+def test_mkv_round_trips_frames_exactly(tmp_path):
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (21, 33, 3), dtype=np.uint8) for _ in range(4)]  # odd sizes too
+    write_exact_clip(tmp_path / "exact.mkv", frames, fps=25.0)
+    assert "Video: ffv1" in probe(tmp_path / "exact.mkv")
+    np.testing.assert_array_equal(np.stack(read_clip(tmp_path / "exact.mkv")[0]), np.stack(frames))
+    np.testing.assert_array_equal(ffmpeg_rgb(tmp_path / "exact.mkv", 33, 21), np.stack(frames))
+
+
+def test_odd_sizes_mp4_adds_one_repeated_row_and_column_mkv_keeps_them(model_path, tmp_path, capsys):
+    odd = write_exact_clip(tmp_path / "odd.mkv", [rgb[:47, :63] for rgb in moving_pattern(6)])  # OpenCV's own
+    # writer would round 63x47 down to 62x46
+    assert run_video("--model", model_path, "--input", odd, "--output", tmp_path / "odd.mp4", "--no-temporal") == 0
+    assert "(63x47, stored as 64x48: H.264 keeps even sizes, 12 fps)" in capsys.readouterr().out
+    assert run_video("--model", model_path, "--input", odd, "--output", tmp_path / "exact.mkv", "--no-temporal") == 0
+    padded, exact = read_clip(tmp_path / "odd.mp4")[0], read_clip(tmp_path / "exact.mkv")[0]
+    assert len(padded) == len(exact) == ffmpeg_frames(tmp_path / "odd.mp4") == 6
+    assert padded[0].shape == (48, 64, 3) and exact[0].shape == (47, 63, 3)
+    for a, b in zip(padded, exact):
+        assert np.abs(lab.rgb_to_l(a[:47, :63]) - lab.rgb_to_l(b)).mean() < 1.0
+        # the extra column and row repeat the last ones (not black), up to H.264's loss
+        assert np.abs(a[:47, 63].astype(int) - b[:, 62]).mean() < 8
+        assert np.abs(a[47, :63].astype(int) - b[46, :]).mean() < 8
+
+
+def test_avi_is_written_too(model_path, clip, tmp_path):
+    output = tmp_path / "result.avi"
+    assert run_video("--model", model_path, "--input", clip, "--output", output, "--max-frames", 3) == 0
+    assert "Video: mjpeg" in probe(output)
+    assert ffmpeg_frames(output) == len(read_clip(output)[0]) == 3
+
+
+def test_colorize_video_is_one_call_from_python(model_path, clip, tmp_path, capsys):
+    result = video.colorize_video(clip, tmp_path / "api.mp4", model=model_path, batch_size=4, metrics=True,
+                                  progress=False)
+    assert result.path == tmp_path / "api.mp4" and result.path.exists()
+    assert (result.frames, result.size, result.stored_size, result.fps) == (10, (WIDTH, HEIGHT), (WIDTH, HEIGHT), FPS)
+    assert result.repeated == 0 and result.temporal
+    assert result.metrics["frames"] == 10 and set(result.metrics["psnr"]) == {"grayscale", "no-temporal", "temporal"}
+    assert 0 <= result.metrics["flicker"]["temporal"] < result.metrics["flicker"]["no-temporal"]
+    assert "metrics over 10 frames of pattern" in video.format_metrics(result.metrics, result.name)
+    assert "it/s" not in capsys.readouterr().err  # progress=False: no bar
+    plain = video.colorize_video(str(clip), tmp_path / "plain.mkv", model=str(model_path), temporal=False,
+                                 max_frames=2, progress=False)
+    assert (plain.frames, plain.metrics, plain.temporal) == (2, None, False)
+    with pytest.raises(video.InputError, match="does not exist"):
+        video.colorize_video(tmp_path / "missing.mp4", tmp_path / "x.mp4", model=model_path)
+
+
+def test_an_ffmpeg_failure_is_one_line_and_leaves_no_file(model_path, clip, tmp_path, capsys, monkeypatch):
+    broken = video.Container("mp4", ("-c:v", "no_such_encoder"), ("-c:a", "aac"), even_size=True)
+    monkeypatch.setitem(video.CONTAINERS, ".mp4", broken)
+    (tmp_path / "out").mkdir()
+    assert run_video("--model", model_path, "--input", clip, "--output", tmp_path / "out" / "o.mp4") == 2
+    err = capsys.readouterr().err
+    assert "error: ffmpeg could not write o.mp4: Unknown encoder 'no_such_encoder'" in err
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_output_keeps_the_input_luminance_and_adds_colour(model_path, clip, tmp_path):
@@ -167,18 +301,30 @@ def test_flicker_is_zero_for_colour_that_moves_with_the_scene():
 
 
 def test_audio_track_is_kept(model_path, tmp_path):
-    clip = tmp_path / "with_audio.mp4"
-    subprocess.run(
-        [ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={WIDTH}x{HEIGHT}:rate=10",
-         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000", "-t", "1",
-         "-c:v", "mpeg4", "-c:a", "aac", "-pix_fmt", "yuv420p", str(clip)],
-        check=True,
-    )
+    clip = clip_with_audio(tmp_path / "with_audio.mp4", seconds_of_audio=1)
     assert video.has_audio(clip)
     output = tmp_path / "colour.mp4"
     assert run_video("--model", model_path, "--input", clip, "--output", output) == 0
-    assert video.has_audio(output)
-    assert len(read_clip(output)[0]) == 10
+    info = probe(output)
+    assert "Video: h264" in info and "Audio: aac" in info, info
+    assert len(read_clip(output)[0]) == ffmpeg_frames(output) == 10
+    assert audio_seconds(output) == pytest.approx(1.0, abs=0.03)
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mp4", "aac"), (".mkv", "flac")])
+def test_audio_lasts_as_long_as_the_frames_written(model_path, tmp_path, suffix, codec):
+    short_audio = clip_with_audio(tmp_path / "short_audio.mp4", seconds_of_audio=0.5)  # 10 frames, 1 s
+    output = tmp_path / f"all{suffix}"
+    assert run_video("--model", model_path, "--input", short_audio, "--output", output) == 0
+    assert f"Audio: {codec}" in probe(output)
+    assert ffmpeg_frames(output) == 10  # no frame lost to the shorter audio: silence fills it
+    assert audio_seconds(output) == pytest.approx(1.0, abs=0.03)
+
+    stopped = tmp_path / f"four{suffix}"
+    assert run_video("--model", model_path, "--input", clip_with_audio(tmp_path / "long.mp4", 1), "--output", stopped,
+                     "--max-frames", 4) == 0
+    assert ffmpeg_frames(stopped) == 4
+    assert audio_seconds(stopped) == pytest.approx(0.4, abs=0.03)
 
 
 def test_no_audio_in_gives_no_audio_out(model_path, clip, tmp_path):
