@@ -69,9 +69,14 @@ def shipped_model_path(tier):
     return REPO_ROOT / tier / "pretrained.keras"
 
 
+def tier_of(model):
+    """The tier a --model names: the name itself, or a path's file name without .keras."""
+    return model if model in TIERS else Path(model).stem
+
+
 def train_command(model):
     """The command that trains a tier's model, for error messages."""
-    tier = model if model in TIERS else Path(model).stem
+    tier = tier_of(model)
     return f"python {tier}/train.py" if tier in TIERS else "python <tier>/train.py --model-out PATH"
 
 
@@ -95,9 +100,9 @@ def run(main, argv=None):
     sys.exit(code or 0)
 
 
-def write_csv(path, rows):
-    """Rows (dicts with the same keys) as a CSV file with a header."""
+def write_csv(path, rows, fieldnames=None):
+    """Rows (dicts with the same keys) as a CSV file with a header (`fieldnames`, default the first row's keys)."""
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        writer = csv.DictWriter(f, fieldnames=fieldnames or list(rows[0].keys()))
         writer.writeheader()
         writer.writerows(rows)

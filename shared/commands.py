@@ -173,28 +173,11 @@ def train_on_folder(args, build_model, make_dataset=None):
     `make_dataset(paths, image_size, batch_size, augment=, shuffle=)` makes the
     batches (default `data.make_dataset`); full_version adds its embeddings there.
     """
-    make_dataset = make_dataset or data.make_dataset
-    if args.image_size % 8:
-        raise InputError(f"--image-size must be a multiple of 8, got {args.image_size}")
-    if not 0 <= args.val_share < 1:
-        raise InputError(f"--val-share must be in [0, 1), got {args.val_share}")
     strategy = accel.distribution_strategy()  # first: a multi-worker one must exist before TensorFlow runs
-    paths = training.list_training_images(args.images)
-    train_paths, val_paths = data.split_validation(paths, args.val_share, seed=args.seed)
-    if not train_paths:
-        raise InputError(f"--val-share {args.val_share} holds out all {len(paths)} images, leaving none to train on: "
-                         "give a smaller --val-share (0 trains on all) or more images")
-    args.model_out = training.check_model_out(args.model_out, args.resume, args.overwrite)
-    training.check_memory(build_model, args.image_size, args.batch_size)
-    print(f"training on {len(train_paths)} images, validating on {len(val_paths)}, at {args.image_size}px, "
-          f"{args.loss} loss")
+    train_paths, val_paths = _checked_photos(args, build_model)
     class_weights = None if args.resume else training.class_weights_for(train_paths, args.image_size, args.loss)
-    cache = {"on": True, "off": False}.get(getattr(args, "cache", "auto"), "auto")
-    train_data = make_dataset(train_paths, args.image_size, args.batch_size, augment=True, shuffle=True,
-                              **({"cache": cache} if cache != "auto" else {}))
-    val_data = make_dataset(val_paths, args.image_size, args.batch_size) if val_paths else None
-    precision = accel.set_precision(getattr(args, "precision", "float32"))
-    print(f"precision: {precision}")
+    train_data, val_data = _datasets(args, train_paths, val_paths, make_dataset or data.make_dataset)
+    print(f"precision: {accel.set_precision(getattr(args, 'precision', 'float32'))}")
     if strategy is not None:
         print(f"training on {strategy.num_replicas_in_sync} replicas with {type(strategy).__name__}; "
               f"global batch {args.batch_size}")
@@ -215,11 +198,42 @@ def train_on_folder(args, build_model, make_dataset=None):
             )
     finally:
         keras.config.set_dtype_policy("float32")
+    _print_outcome(result, args.model_out)
+    return result
+
+
+def _checked_photos(args, build_model):
+    """(training photos, validation photos), once every flag is checked, before any training work."""
+    if args.image_size % 8:
+        raise InputError(f"--image-size must be a multiple of 8, got {args.image_size}")
+    if not 0 <= args.val_share < 1:
+        raise InputError(f"--val-share must be in [0, 1), got {args.val_share}")
+    paths = training.list_training_images(args.images)
+    train_paths, val_paths = data.split_validation(paths, args.val_share, seed=args.seed)
+    if not train_paths:
+        raise InputError(f"--val-share {args.val_share} holds out all {len(paths)} images, leaving none to train on: "
+                         "give a smaller --val-share (0 trains on all) or more images")
+    args.model_out = training.check_model_out(args.model_out, args.resume, args.overwrite)
+    training.check_memory(build_model, args.image_size, args.batch_size)
+    print(f"training on {len(train_paths)} images, validating on {len(val_paths)}, at {args.image_size}px, "
+          f"{args.loss} loss")
+    return train_paths, val_paths
+
+
+def _datasets(args, train_paths, val_paths, make_dataset):
+    """(augmented, shuffled training batches; validation batches or None)."""
+    cache = {"on": True, "off": False}.get(getattr(args, "cache", "auto"), "auto")
+    train_data = make_dataset(train_paths, args.image_size, args.batch_size, augment=True, shuffle=True,
+                              **({"cache": cache} if cache != "auto" else {}))
+    val_data = make_dataset(val_paths, args.image_size, args.batch_size) if val_paths else None
+    return train_data, val_data
+
+
+def _print_outcome(result, model_out):
     speed = result["images_per_second"]
     if not result["model_written"]:
-        print(f"no epoch beat the best {result['monitor']} of before; the model at {args.model_out} is unchanged")
+        print(f"no epoch beat the best {result['monitor']} of before; the model at {model_out} is unchanged")
     print(
-        f"best {result['monitor']} {result['best']:.5f}; model at {args.model_out}"
+        f"best {result['monitor']} {result['best']:.5f}; model at {model_out}"
         + (f"; {speed:.2f} training images/s (median epoch)" if speed else "")
     )
-    return result

@@ -139,7 +139,7 @@ def resolve_models(requested):
             raise InputError(f"no trained model in {cli.MODELS}: train one first with {commands}, or pass --model PATH")
     models = {}
     for model in requested:
-        label = model if model in cli.TIERS else Path(model).stem
+        label = cli.tier_of(model)
         if label in models or label in BASELINES:
             label = str(model)  # two paths with the same file name: tell them apart by the whole path
         models[label] = model

@@ -90,7 +90,7 @@ class ImagenetEmbedder:
 
         grays = []
         for l_channel in l_channels:
-            gray = lab.merge_l_ab(l_channel, np.zeros(np.shape(l_channel)[:2] + (2,), np.float32))  # uint8 RGB
+            gray = lab.gray_from_l(l_channel)  # uint8 RGB
             shrink = max(gray.shape[:2]) > CLASSIFIER_SIDE
             interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
             grays.append(cv2.resize(gray, (CLASSIFIER_SIDE, CLASSIFIER_SIDE), interpolation=interpolation))

@@ -65,21 +65,30 @@ def split_lab(lab):
     return lab[..., :1] / L_SCALE, lab[..., 1:] / AB_SCALE
 
 
-def merge_l_ab(l_channel, ab_norm):
-    """L (HxW or HxWx1, in [0, 100]) + predicted ab_norm (HxWx2, in [-1, 1]) -> uint8 RGB."""
+def merge_l_ab(l_channel, ab_norm, fast=False):
+    """L (HxW or HxWx1, in [0, 100]) + predicted ab_norm (HxWx2, in [-1, 1]) -> uint8 RGB.
+
+    fast=True converts in float32 (`lab_to_rgb_fast`, within one level of scikit-image): for video frames.
+    """
     l_channel = np.asarray(l_channel, dtype=np.float32)
     if l_channel.ndim == 3:
         l_channel = l_channel[..., 0]
     ab = np.asarray(ab_norm, dtype=np.float32) * AB_SCALE
     if ab.shape[:2] != l_channel.shape:
         raise ValueError(f"L is {l_channel.shape} but ab is {ab.shape[:2]}")
-    return lab_to_rgb(np.concatenate([l_channel[..., None], ab], axis=-1))
+    to_rgb = lab_to_rgb_fast if fast else lab_to_rgb
+    return to_rgb(np.concatenate([l_channel[..., None], ab], axis=-1))
+
+
+def gray_from_l(l_channel, fast=False):
+    """L (HxW, in [0, 100]) with ab = 0 -> uint8 RGB: what a black-and-white photo of it looks like."""
+    l_channel = np.asarray(l_channel, dtype=np.float32)
+    return merge_l_ab(l_channel, np.zeros(l_channel.shape[:2] + (2,), np.float32), fast=fast)
 
 
 def gray_rgb(rgb):
     """What a grayscale photo of this image looks like: its own L with ab = 0, as uint8 RGB."""
-    l_channel = rgb_to_l(rgb)
-    return merge_l_ab(l_channel, np.zeros(l_channel.shape + (2,), np.float32))
+    return gray_from_l(rgb_to_l(rgb))
 
 
 # --- TensorFlow version for the input pipeline -------------------------------------------
@@ -145,10 +154,4 @@ def lab_to_rgb_fast(lab):
 
 def merge_l_ab_fast(l_channel, ab_norm):
     """`merge_l_ab` through `lab_to_rgb_fast`."""
-    l_channel = np.asarray(l_channel, dtype=np.float32)
-    if l_channel.ndim == 3:
-        l_channel = l_channel[..., 0]
-    ab = np.asarray(ab_norm, dtype=np.float32) * AB_SCALE
-    if ab.shape[:2] != l_channel.shape:
-        raise ValueError(f"L is {l_channel.shape} but ab is {ab.shape[:2]}")
-    return lab_to_rgb_fast(np.concatenate([l_channel[..., None], ab], axis=-1))
+    return merge_l_ab(l_channel, ab_norm, fast=True)

@@ -263,20 +263,10 @@ def fit(
     files = side_files(model_path)
     monitor = "val_loss" if val_data is not None else "loss"
 
-    initial_epoch, best = 0, math.inf
     if resume:
-        if not files["state"].exists() or not files["state_info"].exists():
-            raise InputError(f"nothing to resume: no training state at {files['state']} (train without --resume first)")
-        info = json.loads(files["state_info"].read_text())
-        initial_epoch, best = info["epochs_done"], info["best"]
-        if info["monitor"] != monitor:
-            best = math.inf
-        if initial_epoch >= epochs:
-            raise InputError(f"{model_path} has already trained {initial_epoch} epochs; ask for more with --epochs")
-        model = load_keras_file(files["state"], compile=True)
-        print(f"resuming at epoch {initial_epoch + 1} of {epochs} from {files['state']}")
-        _truncate_log(files["log"], initial_epoch)
+        model, initial_epoch, best = _resume_state(files, monitor, epochs, model_path)
     else:
+        initial_epoch, best = 0, math.inf
         for path in files.values():
             path.unlink(missing_ok=True)
     model_path.parent.mkdir(parents=True, exist_ok=True)
@@ -309,14 +299,7 @@ def fit(
             print(f"\nstopped after epoch {done}; {kept}; continue with --resume", flush=True)
         raise
     done = _write_what_is_done(checkpointer, files["log"], initial_epoch)
-    if checkpointer.nonfinite:
-        epoch, name, value = checkpointer.nonfinite
-        where = f" (epoch {checkpointer.best_epoch})" if checkpointer.best_epoch else ""
-        kept = f"the best model so far{where} is at {model_path}" if model_path.exists() else "no model was written"
-        raise InputError(f"training stopped in epoch {epoch}: {name} became {value} (not a finite number); "
-                         f"try a lower --learning-rate; {kept}")
-    if not model_path.exists():
-        raise InputError(f"no model was written to {model_path}")
+    _check_a_model_was_written(checkpointer, model_path)
     return {
         "model": model,
         "epochs_done": done,
@@ -326,6 +309,34 @@ def fit(
         "monitor": monitor,
         "images_per_second": progress.images_per_second(),
     }
+
+
+def _check_a_model_was_written(checkpointer, model_path):
+    """InputError when training ended on a loss that is not finite, or wrote no model; it says what is kept."""
+    if checkpointer.nonfinite:
+        epoch, name, value = checkpointer.nonfinite
+        where = f" (epoch {checkpointer.best_epoch})" if checkpointer.best_epoch else ""
+        kept = f"the best model so far{where} is at {model_path}" if model_path.exists() else "no model was written"
+        raise InputError(f"training stopped in epoch {epoch}: {name} became {value} (not a finite number); "
+                         f"try a lower --learning-rate; {kept}")
+    if not model_path.exists():
+        raise InputError(f"no model was written to {model_path}")
+
+
+def _resume_state(files, monitor, epochs, model_path):
+    """(model with its optimizer, epochs done, best value so far) from the last saved training state;
+    the log loses the rows of any epoch after it, which is about to be trained again."""
+    if not files["state"].exists() or not files["state_info"].exists():
+        raise InputError(f"nothing to resume: no training state at {files['state']} (train without --resume first)")
+    info = json.loads(files["state_info"].read_text())
+    initial_epoch = info["epochs_done"]
+    best = info["best"] if info["monitor"] == monitor else math.inf
+    if initial_epoch >= epochs:
+        raise InputError(f"{model_path} has already trained {initial_epoch} epochs; ask for more with --epochs")
+    model = load_keras_file(files["state"], compile=True)
+    print(f"resuming at epoch {initial_epoch + 1} of {epochs} from {files['state']}")
+    _truncate_log(files["log"], initial_epoch)
+    return model, initial_epoch, best
 
 
 def _write_what_is_done(checkpointer, log_path, initial_epoch):
@@ -373,10 +384,7 @@ def _truncate_log(log_path, n_epochs):
     rows = read_log(log_path)
     if len(rows) <= n_epochs:
         return
-    with open(log_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
-        writer.writeheader()
-        writer.writerows(rows[:n_epochs])
+    cli.write_csv(log_path, rows[:n_epochs], fieldnames=list(rows[0].keys()))
 
 
 # --- the command line of the tiers that train on a folder of photos (beta, full_version) ----------

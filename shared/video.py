@@ -260,7 +260,7 @@ def render(frame, ab_norm, side_by_side=False):
     """The output frame, uint8 RGB: the frame's own L with the ab, optionally after its grayscale."""
     result = lab.merge_l_ab_fast(frame.l_channel, ab_norm)
     if side_by_side:
-        gray = lab.merge_l_ab_fast(frame.l_channel, np.zeros_like(ab_norm))
+        gray = lab.gray_from_l(frame.l_channel, fast=True)
         result = np.concatenate([gray, result], axis=1)
     return result
 
@@ -281,7 +281,7 @@ class VideoMetrics:
         if self.input_chroma is None:
             self.input_chroma = float(np.abs(lab.rgb_to_lab(frame.rgb)[..., 1:]).mean())
         motion = self.motion_estimator.step(frame.l_channel)
-        gray = lab.merge_l_ab(frame.l_channel, np.zeros_like(ab_pred))
+        gray = lab.gray_from_l(frame.l_channel)
         self.psnr["grayscale"].append(metrics.psnr(gray, frame.rgb))
         for variant, ab_norm in (("no-temporal", ab_pred), ("temporal", ab_steady)):
             self.psnr[variant].append(metrics.psnr(lab.merge_l_ab(frame.l_channel, ab_norm), frame.rgb))
@@ -510,7 +510,7 @@ class OutputVideo:
 
 
 def default_output(source, model):
-    tier = model if model in cli.TIERS else Path(model).stem
+    tier = cli.tier_of(model)
     return cli.RESULTS / "video" / f"{source.name}_{tier}.mp4"
 
 
