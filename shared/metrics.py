@@ -61,8 +61,7 @@ def colorfulness_gap(results, originals):
 
 def ab_error(result, original):
     """Per-pixel Euclidean distance between the two images' ab, HxW, in Lab units."""
-    result, original = _check_pair(result, original)
-    return np.linalg.norm(lab.rgb_to_lab(result)[..., 1:] - lab.rgb_to_lab(original)[..., 1:], axis=-1)
+    return _ab_error_lab(*_lab_pair(result, original))
 
 
 def auc(result, original):
@@ -76,9 +75,28 @@ def rebalanced_auc(result, original):
     Zhang et al. 2016's class-rebalanced AuC: a grey guess scores well on plain AuC
     because most pixels are dull; here each colour present weighs the same in all.
     """
-    classes = ab_bins.nearest_bin(lab.rgb_to_lab(original)[..., 1:]).ravel()
-    weights = 1.0 / np.bincount(classes)[classes]
-    return _weighted_auc(ab_error(result, original), weights)
+    result_lab, original_lab = _lab_pair(result, original)
+    return _weighted_auc(_ab_error_lab(result_lab, original_lab), _inverse_class_frequency(original_lab))
+
+
+def ciede2000(result, original):
+    result_lab, original_lab = _lab_pair(result, original)
+    return float(np.mean(deltaE_ciede2000(original_lab, result_lab)))
+
+
+def _lab_pair(result, original):
+    result, original = _check_pair(result, original)
+    return lab.rgb_to_lab(result), lab.rgb_to_lab(original)
+
+
+def _ab_error_lab(result_lab, original_lab):
+    return np.linalg.norm(result_lab[..., 1:] - original_lab[..., 1:], axis=-1)
+
+
+def _inverse_class_frequency(original_lab):
+    """Per pixel: 1 / the number of pixels in the image whose true colour falls in the same ab bin."""
+    classes = ab_bins.nearest_bin(original_lab[..., 1:]).ravel()
+    return 1.0 / np.bincount(classes)[classes]
 
 
 def _weighted_auc(errors, weights):
@@ -91,19 +109,16 @@ def _weighted_auc(errors, weights):
     return float(100.0 * shares.mean())
 
 
-def ciede2000(result, original):
-    result, original = _check_pair(result, original)
-    return float(np.mean(deltaE_ciede2000(lab.rgb_to_lab(original), lab.rgb_to_lab(result))))
-
-
 def image_metrics(result, original):
     """Every per-image metric, as a dict."""
+    result_lab, original_lab = _lab_pair(result, original)  # once: three metrics need both in Lab
+    errors = _ab_error_lab(result_lab, original_lab)
     return {
         "psnr": psnr(result, original),
         "ssim": ssim(result, original),
-        "auc": auc(result, original),
-        "rebalanced_auc": rebalanced_auc(result, original),
-        "ciede2000": ciede2000(result, original),
+        "auc": _weighted_auc(errors, None),
+        "rebalanced_auc": _weighted_auc(errors, _inverse_class_frequency(original_lab)),
+        "ciede2000": float(np.mean(deltaE_ciede2000(original_lab, result_lab))),
         "colorfulness": colorfulness(result),
         "colorfulness_original": colorfulness(original),
     }
