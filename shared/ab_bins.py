@@ -29,19 +29,6 @@ UNIFORM_MIX = 0.5  # lambda: how much of the uniform distribution is mixed into 
 DEFAULT_TEMPERATURE = 0.38  # annealed-mean temperature (Zhang et al.)
 OUTPUT_STRIDE = 4  # classification heads predict at a quarter of the input size
 
-# sRGB linear <- XYZ (D65), the inverse of lab._RGB_TO_XYZ
-_XYZ_TO_RGB = np.linalg.inv(lab._RGB_TO_XYZ.astype(np.float64))
-
-
-def lab_to_linear_rgb(lab_values):
-    """Lab (..., 3) -> linear sRGB (..., 3), unclipped: a colour is in the gamut when all three are in [0, 1]."""
-    lab_values = np.asarray(lab_values, np.float64)
-    fy = (lab_values[..., 0] + 16.0) / 116.0
-    f = np.stack([fy + lab_values[..., 1] / 500.0, fy, fy - lab_values[..., 2] / 200.0], axis=-1)
-    xyz = np.where(f > 6.0 / 29.0, f**3, (f - 16.0 / 116.0) / 7.787) * lab._D65_WHITE
-    return xyz @ _XYZ_TO_RGB.T
-
-
 def in_gamut_lightness(ab, lightness_steps=201):
     """For each ab (n, 2): an L in [0, 100] where (L, a, b) is inside sRGB, or NaN if there is none."""
     ab = np.asarray(ab, np.float64)
@@ -49,7 +36,7 @@ def in_gamut_lightness(ab, lightness_steps=201):
     grid = np.concatenate(
         [np.repeat(lightness, len(ab))[:, None], np.tile(ab, (len(lightness), 1))], axis=1
     ).reshape(len(lightness), len(ab), 3)
-    linear = lab_to_linear_rgb(grid)
+    linear = lab.lab_to_linear_rgb(grid)
     inside = np.all((linear >= 0.0) & (linear <= 1.0), axis=-1)  # (lightness, n)
     middle = np.full(len(ab), np.nan)
     for i in np.flatnonzero(inside.any(axis=0)):

@@ -123,7 +123,8 @@ def split_lab_tf(lab):
 # milliseconds each way. These give the same numbers (L to 1e-4, RGB to one level in 255) in a
 # fraction of the time, and are what shared/video.py uses per frame.
 
-_XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ.astype(np.float64)).astype(np.float32)
+_XYZ_TO_RGB_64 = np.linalg.inv(_RGB_TO_XYZ.astype(np.float64))  # sRGB linear <- XYZ (D65)
+_XYZ_TO_RGB = _XYZ_TO_RGB_64.astype(np.float32)
 _LINEAR_LUT = np.arange(256, dtype=np.float64) / 255.0
 _LINEAR_LUT = np.where(_LINEAR_LUT > 0.04045, ((_LINEAR_LUT + 0.055) / 1.055) ** 2.4, _LINEAR_LUT / 12.92)
 _Y_LUT = (_LINEAR_LUT[:, None] * _RGB_TO_XYZ[1].astype(np.float64)[None, :]).astype(np.float32)  # 256 x 3
@@ -139,14 +140,22 @@ def rgb_to_l_fast(rgb):
     return (116.0 * f - 16.0).astype(np.float32)
 
 
+def lab_to_linear_rgb(lab, clip_z=False):
+    """Lab (..., 3) -> linear sRGB (..., 3), unclipped: a colour is in the gamut when all three are in
+    [0, 1]. In float32 for float32 input, else float64. clip_z=True clips z at 0 before the cube, as
+    scikit-image does."""
+    lab = np.asarray(lab)
+    lab = lab if lab.dtype == np.float32 else lab.astype(np.float64)
+    fy = (lab[..., 0] + 16.0) / 116.0
+    fz = fy - lab[..., 2] / 200.0
+    f = np.stack([fy + lab[..., 1] / 500.0, fy, np.maximum(fz, 0.0) if clip_z else fz], axis=-1)
+    xyz = np.where(f > 0.2068966, f**3, (f - 16.0 / 116.0) / 7.787) * _D65_WHITE
+    return xyz @ (_XYZ_TO_RGB if lab.dtype == np.float32 else _XYZ_TO_RGB_64).T
+
+
 def lab_to_rgb_fast(lab):
     """`lab_to_rgb` in float32: Lab -> uint8 RGB, clipped to the sRGB gamut as scikit-image does."""
-    lab = np.asarray(lab, dtype=np.float32)
-    fy = (lab[..., 0] + 16.0) / 116.0
-    fz = np.maximum(fy - lab[..., 2] / 200.0, 0.0)  # scikit-image clips z there, before the cube
-    f = np.stack([fy + lab[..., 1] / 500.0, fy, fz], axis=-1)
-    xyz = np.where(f > 0.2068966, f**3, (f - 16.0 / 116.0) / 7.787) * _D65_WHITE
-    linear = xyz @ _XYZ_TO_RGB.T
+    linear = lab_to_linear_rgb(np.asarray(lab, dtype=np.float32), clip_z=True)
     gamma = 1.055 * np.power(np.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055
     rgb = np.where(linear > 0.0031308, gamma, 12.92 * linear)
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
