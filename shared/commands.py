@@ -21,8 +21,6 @@ from shared.data import InputError, input_labels, list_images, read_images
 
 
 FIGURE_ROWS = 16  # at most this many images in the comparison figure
-
-
 THUMBNAIL_SIDE = 256  # px, the figure's images
 
 
@@ -57,13 +55,11 @@ def save_png(rgb, path):
     Image.fromarray(rgb).save(path)
 
 
-
-
 def build_test_parser(tier, default_input):
     parser = argparse.ArgumentParser(
         description=f"Colorize images with the {tier} tier and measure the result against the originals."
     )
-    parser.add_argument("--model", default=tier, help=f"tier name or .keras path (default: models/{tier}.keras)")
+    parser.add_argument("--model", default=tier, help=f"tier name or .keras path (default: {tier}: models/{tier}.keras, else the shipped one)")
     parser.add_argument("--input", type=Path, default=default_input, help="image file or folder (default: %(default)s)")
     parser.add_argument("--output", type=Path, default=cli.RESULTS / tier, help="folder for results (default: %(default)s)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=8)

@@ -186,12 +186,10 @@ def _decode_tf(path, in_graph):
 
 
 def _read_or_empty(path):
-    """read_rgb, or a 0x0x3 image (with a warning) for a file that cannot be decoded."""
-    try:
-        return read_rgb(path)
-    except InputError as error:
-        warnings.warn(f"skipping {path}: {error}", stacklevel=2)
-        return np.zeros((0, 0, 3), np.uint8)
+    """read_rgb, or a 0x0x3 image (with `read_images`'s warning) for a file that cannot be decoded."""
+    for _, rgb in read_images([path]):
+        return rgb
+    return np.zeros((0, 0, 3), np.uint8)
 
 
 def _load_tf(path):
@@ -352,11 +350,9 @@ class PhotoBatches(keras.utils.PyDataset):
     """`make_dataset`'s batches made with NumPy and OpenCV in worker threads, without TensorFlow.
 
     Each photo is decoded and resized once and kept in memory (image_size^2 x 3
-    bytes each: 26 MB for 132 photos at 256 px), up to CACHE_BYTES; beyond that,
+    bytes each: 26 MB for 132 photos at 256 px), up to CACHE_LIMIT_BYTES; beyond that,
     photos are decoded anew each epoch. Augmentation is drawn anew each time.
     """
-
-    CACHE_BYTES = 1 << 30
 
     def __init__(self, paths, image_size, batch_size, augment, shuffle, seed=None, embeddings=None):
         super().__init__(workers=os.cpu_count() or 1, use_multiprocessing=False)
@@ -395,7 +391,7 @@ class PhotoBatches(keras.utils.PyDataset):
             rgb = _read_or_empty(self.paths[index])
             if rgb.size:
                 rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            if (len(self.resized) + 1) * max(rgb.nbytes, 1) <= self.CACHE_BYTES:
+            if (len(self.resized) + 1) * max(rgb.nbytes, 1) <= CACHE_LIMIT_BYTES:
                 self.resized[index] = rgb  # a broken file stays 0x0: skipped without a new warning
         if rgb.size == 0:
             return None

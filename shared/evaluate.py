@@ -57,7 +57,7 @@ def build_parser():
     )
     parser.add_argument(
         "--model", nargs="+", default=None,
-        help="tier names or .keras paths (default: every tier with a models/<tier>.keras)",
+        help="tier names or .keras paths (default: every tier with a models/<tier>.keras or a shipped model)",
     )
     parser.add_argument(
         "--input", type=Path, default=cli.DATASETS / "landscapes" / "test",
