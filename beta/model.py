@@ -8,6 +8,7 @@ Output, by the loss it is trained with (shared/ab_bins.py):
 
 Adam rather than the reference's RMSprop: the same adaptive step sizes plus
 momentum, which makes the short CPU trainings this tier gets move faster.
+full_version reuses this encoder and decoder around its global features.
 """
 
 import keras
@@ -16,11 +17,12 @@ from keras import layers
 from shared.ab_bins import logits_head, training_loss
 from shared.layers import conv
 
+ENCODER_FILTERS = 128  # channels of the encoder's output, at 1/8 of the input size
 
-def build_model(image_size=256, learning_rate=1e-3, loss="classification", class_weights=None):
-    encoder = [
-        keras.Input(shape=(image_size, image_size, 1)),
-        # 256 -> 32
+
+def encoder_layers():
+    """(N, S, S, 1) -> (N, S/8, S/8, 128): local features."""
+    return [
         conv(64),
         conv(64, strides=2),
         conv(128),
@@ -29,19 +31,27 @@ def build_model(image_size=256, learning_rate=1e-3, loss="classification", class
         conv(256, strides=2),
         conv(512),
         conv(256),
-        conv(128),
+        conv(ENCODER_FILTERS),
     ]
-    if loss == "classification":  # 32 -> 64: a colour distribution per pixel
-        decoder = [layers.UpSampling2D(2), conv(64), conv(64), logits_head()]
-    else:  # 32 -> 256: one colour per pixel
-        decoder = [
-            layers.UpSampling2D(2),
-            conv(64),
-            layers.UpSampling2D(2),
-            conv(32),
-            conv(2, activation="tanh"),
-            layers.UpSampling2D(2),
-        ]
-    model = keras.Sequential(encoder + decoder, name="beta")
+
+
+def decoder_layers(loss="classification"):
+    """(N, S/8, S/8, C) -> bin logits (N, S/4, S/4, n_bins), or with loss="regression" ab_norm (N, S, S, 2)."""
+    if loss == "classification":  # a colour distribution per pixel
+        return [layers.UpSampling2D(2), conv(64), conv(64), logits_head()]
+    return [  # one colour per pixel
+        layers.UpSampling2D(2),
+        conv(64),
+        layers.UpSampling2D(2),
+        conv(32),
+        conv(2, activation="tanh"),
+        layers.UpSampling2D(2),
+    ]
+
+
+def build_model(image_size=256, learning_rate=1e-3, loss="classification", class_weights=None):
+    model = keras.Sequential(
+        [keras.Input(shape=(image_size, image_size, 1))] + encoder_layers() + decoder_layers(loss), name="beta"
+    )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=training_loss(loss, class_weights))
     return model

@@ -1,16 +1,19 @@
-"""Full version tier: an encoder, a global feature vector fused into every position, a decoder.
+"""Full version tier: beta's encoder, a global feature vector fused into every position, beta's decoder.
 
 Local texture alone cannot tell a green meadow from a brown field, so the
 network also sees a summary of the whole image (Iizuka et al. 2016, "Deep
-Koalarization" 2017). One vector per image is tiled over the encoder's 32x32
-output, concatenated with it, and mixed by a 1x1 convolution (the fusion layer):
+Koalarization" 2017). One vector per image is tiled over the encoder's output,
+concatenated with it, and mixed by a 1x1 convolution (the fusion layer):
 
-    l_norm (N, 256, 256, 1) -> encoder -> (N, 32, 32, 256) --+
-                                                             |-> fusion (N, 32, 32, 256) -> decoder -> bin logits (N, 64, 64, n_bins)
-    global vector (N, D) --------- tiled to 32x32 -----------+
+    l_norm (N, 256, 256, 1) -> encoder -> (N, 32, 32, 128) --+
+                                                             |-> fusion (N, 32, 32, 128) -> decoder -> bin logits (N, 64, 64, n_bins)
+    global vector (N, D) -- dropout -- tiled to 32x32 -------+
 
-The saved model decodes the logits to ab_norm (N, 256, 256, 2) (shared/ab_bins.py);
-with loss="regression" the decoder predicts ab_norm directly.
+The encoder and decoder are beta's (beta/model.py), so a trained beta can start
+this network (`start_from_beta`): the fusion then passes beta's features through
+unchanged and training learns only what the global vector adds. The saved model
+decodes the logits to ab_norm (N, 256, 256, 2) (shared/ab_bins.py); with
+loss="regression" the decoder predicts ab_norm directly.
 
 The global vector comes from one of two sources (the `embedding`):
     "learned"   a small branch of strided convolutions from the same L input,
@@ -18,38 +21,31 @@ The global vector comes from one of two sources (the `embedding`):
     "imagenet"  a frozen InceptionResNetV2 classifier's 1000 class scores,
                 computed outside this model (shared/global_features.py) and fed
                 as a second input named "embedding" (D = 1000).
+Dropout on the vector keeps the decoder from leaning on it alone: learned from
+about a hundred photos, it otherwise paints whole regions in one training
+photo's colours.
 
 The fusion layer records the embedding in the saved model, so test.py and the
 video module know what to feed it.
 """
 
 import keras
+import numpy as np
 from keras import layers
 
-from shared.ab_bins import logits_head, training_loss
+from beta.model import ENCODER_FILTERS, decoder_layers, encoder_layers
+from shared.ab_bins import training_loss
+from shared.data import InputError
 from shared.layers import EMBEDDINGS, TileAndConcatenate, conv
 
 IMAGENET_EMBEDDING_SIZE = 1000  # InceptionResNetV2's class scores
 LEARNED_EMBEDDING_SIZE = 256
-FUSION_FILTERS = 256
+GLOBAL_DROPOUT = 0.5  # share of the global vector's entries zeroed at each training step
 
 
 def build_encoder(image_size=256):
-    """(N, S, S, 1) -> (N, S/8, S/8, 256): local features."""
-    return keras.Sequential(
-        [
-            keras.Input(shape=(image_size, image_size, 1)),
-            conv(64, strides=2),
-            conv(128),
-            conv(128, strides=2),
-            conv(256),
-            conv(256, strides=2),
-            conv(512),
-            conv(512),
-            conv(256),
-        ],
-        name="encoder",
-    )
+    """(N, S, S, 1) -> (N, S/8, S/8, 128): local features (beta's encoder)."""
+    return keras.Sequential([keras.Input(shape=(image_size, image_size, 1))] + encoder_layers(), name="encoder")
 
 
 def build_global_branch(image_size=256):
@@ -69,15 +65,9 @@ def build_global_branch(image_size=256):
 
 
 def build_decoder(feature_size=32, loss="classification"):
-    """(N, F, F, 256) -> bin logits (N, 2F, 2F, n_bins), or with loss="regression" ab_norm (N, 8F, 8F, 2)."""
-    if loss == "classification":
-        head = [conv(64), logits_head()]
-    else:
-        head = [layers.UpSampling2D(2), conv(32), conv(16), conv(2, activation="tanh"), layers.UpSampling2D(2)]
+    """(N, F, F, 128) -> bin logits (N, 2F, 2F, n_bins), or with loss="regression" ab_norm (N, 8F, 8F, 2)."""
     return keras.Sequential(
-        [keras.Input(shape=(feature_size, feature_size, FUSION_FILTERS)), conv(128), layers.UpSampling2D(2), conv(64)]
-        + head,
-        name="decoder",
+        [keras.Input(shape=(feature_size, feature_size, ENCODER_FILTERS))] + decoder_layers(loss), name="decoder"
     )
 
 
@@ -99,10 +89,34 @@ def build_model(image_size=256, learning_rate=1e-3, embedding="learned", loss="c
         inputs = [l_norm, global_vector]
 
     local_features = build_encoder(image_size)(l_norm)
+    global_vector = layers.Dropout(GLOBAL_DROPOUT, name="global_dropout")(global_vector)
     fused = TileAndConcatenate(embedding, name="tile_and_concatenate")([local_features, global_vector])
-    fused = layers.Conv2D(FUSION_FILTERS, 1, activation="relu", name="fusion")(fused)
+    fused = layers.Conv2D(ENCODER_FILTERS, 1, activation="relu", name="fusion")(fused)
     output = build_decoder(image_size // 8, loss)(fused)
 
     model = keras.Model(inputs, output, name="full_version")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=training_loss(loss, class_weights))
     return model
+
+
+def start_from_beta(model, beta_model):
+    """Copy a trained beta's encoder and decoder weights into `model`, and set the fusion to pass the
+    encoder's features through unchanged (the global vector's weights start at zero): `model` then
+    colorizes exactly as beta does, and training adds what the global vector tells."""
+    beta_layers = [layer for layer in _flat_layers(beta_model) if layer.weights]
+    own_layers = [layer for name in ("encoder", "decoder") for layer in model.get_layer(name).layers if layer.weights]
+    beta_shapes = [[tuple(w.shape) for w in layer.weights] for layer in beta_layers]
+    if beta_shapes != [[tuple(w.shape) for w in layer.weights] for layer in own_layers]:
+        raise InputError(f"{beta_model.name} is not a beta model trained with this loss: its layers do not match "
+                         "full_version's encoder and decoder")
+    for source, target in zip(beta_layers, own_layers):
+        target.set_weights(source.get_weights())
+    fusion = model.get_layer("fusion")
+    kernel = np.zeros(fusion.kernel.shape, dtype="float32")  # (1, 1, 128 + D, 128)
+    kernel[0, 0, :ENCODER_FILTERS, :] = np.eye(ENCODER_FILTERS)  # the encoder's ReLU output stays as it is
+    fusion.set_weights([kernel, np.zeros(ENCODER_FILTERS, dtype="float32")])
+
+
+def _flat_layers(model):
+    for layer in model.layers:
+        yield from _flat_layers(layer) if hasattr(layer, "layers") else [layer]

@@ -3,6 +3,7 @@
     python full_version/train.py --epochs 1000                 # datasets/landscapes/train; Ctrl-C, then --resume
     python full_version/train.py --embedding imagenet          # InceptionResNetV2 features (downloads ~220 MB once)
     python full_version/train.py --embedding learned           # fully offline
+    python full_version/train.py --init-from beta              # start from a trained beta, learn the global part
 
 `--embedding auto` (the default) uses the ImageNet features when their weights
 are already in Keras's cache, and the learned branch otherwise.
@@ -10,11 +11,11 @@ are already in Keras's cache, and the learned branch otherwise.
 
 from functools import partial
 
-from full_version.model import build_model
+from full_version.model import build_model, start_from_beta
 from shared import cli, commands, data, training
 from shared.data import InputError
 from shared.global_features import EmbeddingCache, ImagenetEmbedder, cache_path, choose_embedding
-from shared.inference import load_keras_file
+from shared.inference import load_keras_file, load_model
 from shared.layers import embedding_of
 
 
@@ -26,7 +27,15 @@ def main(argv=None, embedder=None):
         help="where the global features come from: a frozen ImageNet classifier or a branch trained "
              "with the rest; auto = imagenet if its weights are already downloaded (default: %(default)s)",
     )
+    parser.add_argument(
+        "--init-from", metavar="BETA",
+        help="start the encoder and decoder from a trained beta model (`beta`: your models/beta.keras, else "
+             "the shipped one; or a .keras path), so training begins at beta's colours and learns what the "
+             "global features add (default: random weights)",
+    )
     args = parser.parse_args(argv)
+    if args.init_from and args.resume:
+        raise InputError("--init-from starts a new training; --resume continues one: give only one of them")
     embedding = resumed_embedding(args) or choose_embedding(args.embedding)
     print(f"global features: {embedding}")
 
@@ -35,6 +44,8 @@ def main(argv=None, embedder=None):
         embedder = embedder or ImagenetEmbedder(batch_size=args.batch_size)
         make_dataset = partial(imagenet_dataset, cache=EmbeddingCache(cache_path(args.model_out), embedder))
         build = partial(build_after_embedding, embedder=embedder)
+    if args.init_from:
+        build = partial(build_from_beta, build=build, beta_model=load_model(args.init_from))
     commands.train_on_folder(args, build, make_dataset=make_dataset)
     return 0
 
@@ -43,6 +54,12 @@ def build_after_embedding(image_size, learning_rate, *, embedder, **loss_options
     """Called once the datasets exist, so every vector is cached: free the classifier before training."""
     embedder.release()
     return build_model(image_size, learning_rate, embedding="imagenet", **loss_options)
+
+
+def build_from_beta(image_size, learning_rate, *, build, beta_model, **loss_options):
+    model = build(image_size, learning_rate, **loss_options)
+    start_from_beta(model, beta_model)
+    return model
 
 
 def imagenet_dataset(paths, image_size, batch_size, augment=False, shuffle=False, *, cache):

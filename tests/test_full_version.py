@@ -9,7 +9,10 @@ from PIL import Image
 
 from full_version import test as fv_test
 from full_version import train as fv_train
-from full_version.model import IMAGENET_EMBEDDING_SIZE, build_decoder, build_encoder, build_global_branch, build_model
+from beta import train as beta_train
+from beta.model import build_model as build_beta
+from full_version.model import (IMAGENET_EMBEDDING_SIZE, build_decoder, build_encoder, build_global_branch, build_model,
+                                start_from_beta)
 from shared import ab_bins, commands, inference
 from shared import global_features as fv_embedding
 from shared.layers import TileAndConcatenate, embedding_of
@@ -41,7 +44,7 @@ def inception():
 def test_every_block_has_the_documented_shape():
     l_norm = np.random.default_rng(0).uniform(0, 1, (1, 256, 256, 1)).astype(np.float32)
     local_features = build_encoder(256)(l_norm)
-    assert tuple(local_features.shape) == (1, 32, 32, 256)
+    assert tuple(local_features.shape) == (1, 32, 32, 128)
     assert tuple(build_global_branch(256)(l_norm).shape) == (1, 256)
     ab_norm = np.asarray(build_decoder(32, loss="regression")(local_features))
     assert ab_norm.shape == (1, 256, 256, 2)
@@ -50,7 +53,7 @@ def test_every_block_has_the_documented_shape():
 
     learned = build_model(256, embedding="learned")
     assert ab_bins.with_decoding(learned).predict_on_batch(l_norm).shape == (1, 256, 256, 2)
-    assert learned.get_layer("fusion").output.shape[1:] == (32, 32, 256)
+    assert learned.get_layer("fusion").output.shape[1:] == (32, 32, 128)
     imagenet = build_model(256, embedding="imagenet")
     assert [tuple(i.shape[1:]) for i in imagenet.inputs] == [(256, 256, 1), (IMAGENET_EMBEDDING_SIZE,)]
     assert embedding_of(learned) == "learned" and embedding_of(imagenet) == "imagenet"
@@ -79,6 +82,39 @@ def test_two_global_vectors_give_two_colorings_of_the_same_l():
     # each image gets its own vector, not the batch's: alone it colours the same as in the batch
     ab_second = np.asarray(model.predict_on_batch({"l_norm": l_norm[1:], "embedding": vectors[1:]}))
     np.testing.assert_allclose(ab_second[0], ab_both[1], atol=1e-5)
+
+
+@pytest.mark.parametrize("embedding", ["learned", "imagenet"])
+def test_started_from_beta_it_colorizes_exactly_as_that_beta_until_trained(embedding):
+    keras.utils.set_random_seed(2)
+    beta = ab_bins.with_decoding(build_beta(SIZE))
+    full = build_model(SIZE, embedding=embedding)
+    start_from_beta(full, beta)
+    rng = np.random.default_rng(0)
+    l_norm = rng.uniform(0, 1, (2, SIZE, SIZE, 1)).astype(np.float32)
+    inputs = l_norm if embedding == "learned" else {
+        "l_norm": l_norm, "embedding": rng.uniform(0, 1, (2, IMAGENET_EMBEDDING_SIZE)).astype(np.float32)}
+    ab_beta = np.asarray(beta.predict_on_batch(l_norm))
+    assert np.abs(ab_beta).mean() > 1e-3  # a real colouring to compare, not zeros
+    np.testing.assert_allclose(ab_bins.with_decoding(full).predict_on_batch(inputs), ab_beta, atol=1e-6)
+
+
+def test_start_from_beta_refuses_a_model_that_is_not_beta():
+    with pytest.raises(InputError, match="not a beta model"):
+        start_from_beta(build_model(SIZE), build_beta(SIZE, loss="regression"))
+
+
+def test_init_from_trains_from_a_beta_file_and_not_with_resume(tmp_path, capsys):
+    write_photos(tmp_path / "photos")
+    common = ["--images", str(tmp_path / "photos"), "--image-size", str(SIZE), "--batch-size", "2", "--epochs", "1"]
+    beta_train.main(common + ["--model-out", str(tmp_path / "beta.keras")])
+    capsys.readouterr()
+    fv_argv = common + ["--embedding", "learned", "--model-out", str(tmp_path / "fv.keras")]
+    fv_train.main(fv_argv + ["--init-from", str(tmp_path / "beta.keras")])
+    assert f"model: {tmp_path / 'beta.keras'}" in capsys.readouterr().out  # says which beta it starts from
+    assert inference.load_colorizer(str(tmp_path / "fv.keras")).embedding == "learned"
+    with pytest.raises(InputError, match="--init-from starts a new training"):
+        fv_train.main(fv_argv + ["--init-from", str(tmp_path / "beta.keras"), "--resume"])
 
 
 def test_imagenet_embedder_feeds_the_grayscale_image_scaled_from_0_to_255(inception):
