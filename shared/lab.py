@@ -8,9 +8,11 @@ The networks work in CIE Lab (D65 white, sRGB primaries, as scikit-image's
 
 Three implementations of RGB -> Lab exist, tested to agree: NumPy (scikit-image)
 for files and video frames, TensorFlow for the `tf.data` input pipeline, and
-OpenCV for the input pipeline without TensorFlow.
+OpenCV for the input pipeline without TensorFlow. Video frames go back from Lab
+to RGB through OpenCV too (`lab_to_rgb_fast`), tested equal to scikit-image.
 """
 
+import cv2
 import numpy as np
 from skimage import color
 
@@ -73,11 +75,11 @@ def merge_l_ab(l_channel, ab_norm, fast=False):
     l_channel = np.asarray(l_channel, dtype=np.float32)
     if l_channel.ndim == 3:
         l_channel = l_channel[..., 0]
-    ab = np.asarray(ab_norm, dtype=np.float32) * AB_SCALE
-    if ab.shape[:2] != l_channel.shape:
-        raise ValueError(f"L is {l_channel.shape} but ab is {ab.shape[:2]}")
+    ab_norm = np.asarray(ab_norm, dtype=np.float32)
+    if ab_norm.shape[:2] != l_channel.shape:
+        raise ValueError(f"L is {l_channel.shape} but ab is {ab_norm.shape[:2]}")
     to_rgb = lab_to_rgb_fast if fast else lab_to_rgb
-    return to_rgb(np.concatenate([l_channel[..., None], ab], axis=-1))
+    return to_rgb(cv2.merge([l_channel, ab_norm[..., 0] * AB_SCALE, ab_norm[..., 1] * AB_SCALE]))
 
 
 def gray_from_l(l_channel, fast=False):
@@ -154,7 +156,23 @@ def lab_to_linear_rgb(lab, clip_z=False):
 
 
 def lab_to_rgb_fast(lab):
-    """`lab_to_rgb` in float32: Lab -> uint8 RGB, clipped to the sRGB gamut as scikit-image does."""
+    """`lab_to_rgb` in float32: Lab -> uint8 RGB, clipped to the sRGB gamut as scikit-image does.
+
+    OpenCV converts (10x faster than NumPy) and equals scikit-image to one level
+    in 255, except where z < 0 (deep yellows at low L, far outside the gamut),
+    which scikit-image clips before the cube and OpenCV does not: those few
+    pixels go through `_lab_to_rgb_numpy`.
+    """
+    lab = np.ascontiguousarray(lab, dtype=np.float32)
+    image = lab if lab.ndim == 3 else lab.reshape(1, -1, 3)  # OpenCV takes HxWx3 images
+    rgb = cv2.convertScaleAbs(cv2.cvtColor(image, cv2.COLOR_Lab2RGB), alpha=255.0).reshape(lab.shape)  # rounds, clips
+    negative_z = lab[..., 2] > (lab[..., 0] + 16.0) * (200.0 / 116.0)  # fz = (L + 16) / 116 - b / 200 < 0
+    if negative_z.any():
+        rgb[negative_z] = _lab_to_rgb_numpy(lab[negative_z])
+    return rgb
+
+
+def _lab_to_rgb_numpy(lab):
     linear = lab_to_linear_rgb(np.asarray(lab, dtype=np.float32), clip_z=True)
     gamma = 1.055 * np.power(np.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055
     rgb = np.where(linear > 0.0031308, gamma, 12.92 * linear)
