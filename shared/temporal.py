@@ -17,6 +17,7 @@ consecutive frames after warping, over pixels where the flow is reliable.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -28,8 +29,8 @@ FB_TOLERANCE_PX = 1.0  # forward-backward flow mismatch (px, plus 5% of the moti
 L_TOLERANCE = 8.0  # L units: warped-L mismatch (frame brightness changes removed) at which trust falls to 1/e
 RELIABLE = 0.5  # confidence above which a pixel counts as reliably tracked
 CUT_L_CHANGE = 20.0  # L units: a mean |L change| above this is a scene cut
-CUT_RELIABLE_SHARE = 0.2
-FLOW_SIDE = 288  # px: optical flow runs on L shrunk to this shorter side (768x576 -> 384x288)  # fewer reliably tracked pixels than this is a scene cut too
+CUT_RELIABLE_SHARE = 0.2  # fewer reliably tracked pixels than this is a scene cut too
+FLOW_SIDE = 288  # px: optical flow (and the filter) run on L shrunk to this shorter side (768x576 -> 384x288)
 
 
 @dataclass
@@ -50,20 +51,28 @@ def l_to_uint8(l_channel):
     return np.clip(np.asarray(l_channel, np.float32) * (255.0 / lab.L_SCALE) + 0.5, 0, 255).astype(np.uint8)
 
 
+@lru_cache(maxsize=4)
+def _pixel_grid(height, width):
+    """(x, y) coordinates of every pixel, float32 HxW each; read-only, shared between calls."""
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid_x.flags.writeable = grid_y.flags.writeable = False
+    return grid_x, grid_y
+
+
 def warp(image, flow):
     """Sample `image` (frame t-1, HxW[xC]) at the positions `flow` points to: the image moved to frame t."""
-    height, width = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid_x, grid_y = _pixel_grid(*flow.shape[:2])
     return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 class MotionEstimator:
     """Feed it each frame's L in order; `step` returns the Motion from the previous frame (None for the first).
 
-    The flow and its confidence are computed on L shrunk so its shorter side is
-    at most `flow_side` px (None: full size), then scaled back up: at 768x576,
-    half size costs a quarter of the time, and colour, which the network predicts
-    at 256x256 anyway, needs no finer motion.
+    The flow and its confidence are computed, and returned, at the size of L
+    shrunk so its shorter side is at most `flow_side` px (None: full size): at
+    768x576, half size costs a quarter of the time, and colour, which the
+    network predicts at 256x256 or less anyway, needs no finer motion.
+    `TemporalFilter` works at the motion's size.
     """
 
     def __init__(self, flow_side=FLOW_SIDE):
@@ -72,20 +81,12 @@ class MotionEstimator:
         self.previous = None  # (L float32, L uint8) of the last frame, at the flow's size
 
     def step(self, l_channel):
-        l_channel = np.asarray(l_channel, np.float32)
-        height, width = l_channel.shape
-        small = self._shrink(l_channel)
+        small = self._shrink(np.asarray(l_channel, np.float32))
         current = (small, l_to_uint8(small))
         previous, self.previous = self.previous, current
         if previous is None or previous[0].shape != small.shape:
             return None
-        motion = self.motion(previous, current)
-        if small.shape == l_channel.shape:
-            return motion
-        flow = cv2.resize(motion.flow, (width, height), interpolation=cv2.INTER_LINEAR)
-        flow *= np.array([width / small.shape[1], height / small.shape[0]], np.float32)
-        confidence = cv2.resize(motion.confidence, (width, height), interpolation=cv2.INTER_LINEAR)
-        return Motion(flow, confidence, motion.cut)
+        return self.motion(previous, current)
 
     def _shrink(self, l_channel):
         side = min(l_channel.shape)
@@ -117,28 +118,43 @@ class MotionEstimator:
 
 def _inside(flow):
     height, width = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid_x, grid_y = _pixel_grid(height, width)
     x, y = grid_x + flow[..., 0], grid_y + flow[..., 1]
     return ((x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)).astype(np.float32)
 
 
 class TemporalFilter:
-    """Blends each new ab prediction with the previous output carried along the flow."""
+    """Blends each new ab prediction with the previous output carried along the flow.
+
+    It works at the motion's size: a frame larger than that is shrunk, blended
+    and scaled back up, which keeps all the colour detail there is (the network
+    predicts ab at 256x256 or less) for a quarter of the work at 768x576.
+    """
 
     def __init__(self, strength=STRENGTH):
         self.strength = strength
-        self.previous = None  # the last output ab_norm, HxWx2
+        self.previous = None  # the last output ab_norm, HxWx2, at the motion's size
 
     def __call__(self, ab_pred, motion):
         """ab_pred: ab_norm HxWx2 for frame t; motion: Motion from frame t-1 (None or a cut: start afresh)."""
         ab_pred = np.asarray(ab_pred, np.float32)
-        if motion is None or motion.cut or self.previous is None or self.previous.shape != ab_pred.shape:
-            ab_out = ab_pred
-        else:
-            weight = (self.strength * motion.confidence)[..., None]
-            ab_out = weight * warp(self.previous, motion.flow) + (1.0 - weight) * ab_pred
-        self.previous = ab_out
-        return ab_out
+        if motion is None:
+            self.previous = ab_pred  # no estimate yet: the next frame's motion says which size to keep
+            return ab_pred
+        height, width = motion.flow.shape[:2]
+        full_size = ab_pred.shape[:2] != (height, width)
+        ab_small = cv2.resize(ab_pred, (width, height), interpolation=cv2.INTER_AREA) if full_size else ab_pred
+        previous = self.previous
+        if previous is not None and previous.shape[:2] != (height, width):
+            previous = cv2.resize(previous, (width, height), interpolation=cv2.INTER_AREA)
+        if motion.cut or previous is None:
+            self.previous = ab_small
+            return ab_pred
+        weight = (self.strength * motion.confidence)[..., None]
+        self.previous = weight * warp(previous, motion.flow) + (1.0 - weight) * ab_small
+        if not full_size:
+            return self.previous
+        return cv2.resize(self.previous, ab_pred.shape[1::-1], interpolation=cv2.INTER_LINEAR)
 
 
 def flicker(ab_norm, ab_norm_previous, motion):
