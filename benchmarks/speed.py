@@ -16,11 +16,13 @@ Prints the machine, the measured float32 (and bfloat16) matmul GFLOP/s, then:
 - alpha: seconds for its 1000 epochs on the bundled image, through the real
   training loop (callbacks and logging included);
 - video: frames/s end to end at 768x576 (datasets/video/campus_walk.mp4, with
-  the temporal filter), and each stage's share of a serial pass.
+  the temporal filter, the model `--model beta` uses: yours or the shipped
+  one), and each stage's share of a serial pass, written through the same
+  ffmpeg H.264 pipe as shared/video.py.
 
 Absolute numbers on a shared machine are noise; compare the ratios printed
-beside them, which come from the same run. Nothing is downloaded: the models
-are freshly initialised (speed does not depend on the weights).
+beside them, which come from the same run. Nothing is downloaded: the training
+models are freshly initialised (speed does not depend on the weights).
 """
 
 import argparse
@@ -251,18 +253,14 @@ def alpha_seconds(epochs):
 
 
 def video_table(frames):
-    from beta.model import build_model
-
     lines = []
     with tempfile.TemporaryDirectory() as folder:
-        model_path = Path(folder) / "beta.keras"
-        build_model(256).save(model_path)
-        colorizer = inference.load_colorizer(str(model_path), BATCH)
+        colorizer = inference.load_colorizer("beta", BATCH)  # what `shared/video.py --model beta` runs
 
         # stages, one after the other on this thread
         capture = cv2.VideoCapture(str(VIDEO_768), cv2.CAP_FFMPEG)
         width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        writer = cv2.VideoWriter(str(Path(folder) / "stages.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25, (width, height))
+        writer = video.OutputVideo(Path(folder) / "stages.mp4", 25, (width, height))
         estimator, smoother = temporal.MotionEstimator(), temporal.TemporalFilter()
         seconds = dict.fromkeys(("decode", "Lab", "flow", "network", "merge", "encode"), 0.0)
         colorizer.predict_ab([np.zeros((height, width), np.float32)] * BATCH)  # trace once
@@ -292,17 +290,18 @@ def video_table(frames):
                 t0 = time.perf_counter()
                 rgb = video.render(frame, smoother(ab, frame.motion))
                 t1 = time.perf_counter()
-                writer.write(np.ascontiguousarray(rgb[..., ::-1]))
+                writer.submit(lambda frame_rgb: frame_rgb, rgb)
+                writer.drain()  # serial: this frame is in ffmpeg's pipe before the next starts
                 seconds["merge"] += t1 - t0
                 seconds["encode"] += time.perf_counter() - t1
             done += len(batch)
-        writer.release()
+        writer.finish()
         capture.release()
         serial = sum(seconds.values())
 
         # end to end, the way users run it
         start = time.perf_counter()
-        video.main(["--model", str(model_path), "--input", str(VIDEO_768), "--output", str(Path(folder) / "out.mp4"),
+        video.main(["--model", "beta", "--input", str(VIDEO_768), "--output", str(Path(folder) / "out.mp4"),
                     "--max-frames", str(frames)])
         end_to_end = frames / (time.perf_counter() - start)
 
