@@ -22,6 +22,7 @@ from shared.data import InputError, input_labels, list_images, read_images
 
 FIGURE_ROWS = 16  # at most this many images in the comparison figure
 THUMBNAIL_SIDE = 256  # px, the figure's images
+INFERENCE_PRECISION = "auto"  # --precision of the commands that colorize: bfloat16 where native
 
 
 def result_names(labels):
@@ -64,7 +65,17 @@ def build_test_parser(tier, default_input):
     parser.add_argument("--output", type=Path, default=cli.RESULTS / tier, help="folder for results (default: %(default)s)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=8)
     add_temperature_argument(parser)
+    add_precision_argument(parser)
     return parser
+
+
+def add_precision_argument(parser):
+    """--precision for the commands that colorize (training has its own)."""
+    parser.add_argument(
+        "--precision", choices=accel.PRECISIONS, default=INFERENCE_PRECISION,
+        help="what the network computes in: auto = bfloat16 on CPUs with native bfloat16 (about 2x faster, "
+             "the same evaluation table), float32 elsewhere (default: %(default)s)",
+    )
 
 
 def add_temperature_argument(parser):
@@ -79,7 +90,7 @@ def run_test(tier, default_input, argv=None, colorizer=None):
     """The common test.py: for each input image write <output>/<stem>.png at its own size, then
     a comparison figure and metrics.csv, and print PSNR, SSIM and colorfulness."""
     args = build_test_parser(tier, default_input).parse_args(argv)
-    colorizer = colorizer or inference.load_colorizer(args.model, args.batch_size, args.temperature)
+    colorizer = colorizer or inference.load_colorizer(args.model, args.batch_size, args.temperature, args.precision)
     paths = list_images(args.input, min_side=colorizer.min_side)
     labels = dict(zip(paths, input_labels(paths, args.input)))
     names = dict(zip(paths, result_names(labels.values())))

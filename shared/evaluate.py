@@ -73,6 +73,7 @@ def build_parser():
         "--temperature", type=float,
         help="annealed-mean temperature for the classification models (default: each model's own, 0.38)",
     )
+    commands.add_precision_argument(parser)
     parser.add_argument(
         "--thumbnail-side", type=cli.positive_int, default=128,
         help="px, longest side of each image in comparison.png (default: %(default)s)",
@@ -87,7 +88,8 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     models = resolve_models(args.model)  # {label: tier name or path}
-    colorizers = {label: inference.load_colorizer(model, args.batch_size) for label, model in models.items()}
+    colorizers = {label: inference.load_colorizer(model, args.batch_size, precision=args.precision)
+                  for label, model in models.items()}
     if args.temperature is not None:  # for the models that decode a colour distribution
         for colorizer in colorizers.values():
             if ab_bins.decoding_layer(colorizer.model) is not None:

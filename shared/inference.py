@@ -138,10 +138,11 @@ def set_temperature(keras_model, temperature, name="the model"):
     decoding.temperature = float(temperature)
 
 
-def load_colorizer(model, batch_size=8, temperature=None, precision="float32"):
+def load_colorizer(model, batch_size=8, temperature=None, precision="auto"):
     """A tier name or .keras path -> a Colorizer; `temperature` (classification models only) sets the
     annealed mean's temperature: lower is more vivid, higher calmer (default 0.38, Zhang et al.);
-    `precision`: what the network computes in (shared/accel.py)."""
+    `precision`: what the network computes in (shared/accel.py; auto: bfloat16 on CPUs with native
+    bfloat16, where it is about 2x faster and gives the same evaluation table, else float32)."""
     keras_model = accel.with_precision(load_model(model), precision)
     if temperature is not None:
         set_temperature(keras_model, temperature, cli.model_path(model))

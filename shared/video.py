@@ -69,6 +69,7 @@ def build_parser():
     parser.add_argument("--batch-size", type=cli.positive_int, default=8, help="frames per model call (default: %(default)s)")
     parser.add_argument("--max-frames", type=cli.positive_int, help="stop after this many frames")
     commands.add_temperature_argument(parser)
+    commands.add_precision_argument(parser)
     parser.add_argument("--side-by-side", action="store_true", help="write the grayscale input and the result next to each other")
     parser.add_argument(
         "--temporal", action=argparse.BooleanOptionalAction, default=True,
@@ -534,19 +535,21 @@ class VideoResult:
 
 
 def colorize_video(source, output=None, model="beta", *, batch_size=8, temperature=None, temporal=True,
-                   side_by_side=False, max_frames=None, metrics=False, crf=DEFAULT_CRF, progress=True):
+                   side_by_side=False, max_frames=None, metrics=False, crf=DEFAULT_CRF, precision="auto",
+                   progress=True):
     """Colorize the video file (str or Path) or camera (an int index) `source` into `output` (.mp4: H.264
     at quality `crf`, 0..51, lower is better; .mkv: lossless FFV1; .avi: MJPEG; default
     results/video/<source>_<tier>.mp4) with `model` (a tier name or .keras path), keeping its size, frame
     rate, frame count and audio. `temporal` keeps colours steady along the optical flow; `metrics` also
     measures PSNR against the input and flicker, with and without it, into the result's `metrics`.
+    `precision`: what the network computes in (shared.inference.load_colorizer).
     Returns a VideoResult; raises InputError (one line) for bad input, and KeyboardInterrupt after
     keeping the frames done so far in `output`."""
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     video_source = open_video(source)
     try:
         output = choose_output(video_source, output, model)
-        colorizer = prepare_colorizer(model, batch_size, temperature, video_source)
+        colorizer = prepare_colorizer(model, batch_size, temperature, precision, video_source)
         return run_pipeline(video_source, output, colorizer, batch_size=batch_size, temporal_on=temporal,
                             side_by_side=side_by_side, max_frames=max_frames, measure=metrics, crf=crf,
                             progress=progress)
@@ -564,8 +567,8 @@ def choose_output(source, output, model):
     return output
 
 
-def prepare_colorizer(model, batch_size, temperature, source):
-    colorizer = inference.load_colorizer(model, batch_size, temperature)
+def prepare_colorizer(model, batch_size, temperature, precision, source):
+    colorizer = inference.load_colorizer(model, batch_size, temperature, precision)
     width, height = source.size
     colorizer.check_size(height, width, name=f"{source.name}'s frame")
     return colorizer
@@ -640,7 +643,7 @@ def main(argv=None):
     result = colorize_video(
         args.input, args.output, args.model, batch_size=args.batch_size, temperature=args.temperature,
         temporal=args.temporal, side_by_side=args.side_by_side, max_frames=args.max_frames, metrics=args.metrics,
-        crf=args.crf,
+        crf=args.crf, precision=args.precision,
     )
     print(summary_line(result))
     if result.metrics:

@@ -78,3 +78,24 @@ def test_alpha_trains_from_a_repeated_dataset():
     assert steps == 1
     x, y = next(iter(train_data))
     assert x.shape == (1, 24, 32, 1) and y.shape == (1, 24, 32, 2)
+
+
+def test_colorizing_commands_take_precision_auto_and_bfloat16_gives_the_same_picture(tmp_path):
+    from beta.model import build_model
+    from shared import ab_bins, commands, evaluate, video
+
+    for parser in (commands.build_test_parser("beta", tmp_path), video.build_parser(), evaluate.build_parser()):
+        assert parser.parse_args([]).precision == "auto"
+        assert parser.parse_args(["--precision", "float32"]).precision == "float32"
+    keras.utils.set_random_seed(0)
+    ab_bins.with_decoding(build_model(32)).save(tmp_path / "beta.keras")
+    rgb = colour_image(40, 48)
+    pictures = {}
+    for precision in ("float32", "bfloat16"):
+        colorizer = inference.load_colorizer(str(tmp_path / "beta.keras"), precision=precision)
+        convolutions = [layer for layer in colorizer.model.layers if isinstance(layer, keras.layers.Conv2D)]
+        assert {layer.dtype_policy.name for layer in convolutions} == {
+            "float32" if precision == "float32" else "mixed_bfloat16"}
+        pictures[precision] = colorizer.colorize([rgb])[0].astype(int)
+    assert pictures["float32"].shape == (40, 48, 3)
+    assert np.abs(pictures["float32"] - pictures["bfloat16"]).mean() < 1.0  # levels in 255
