@@ -92,13 +92,49 @@ def distribution_strategy(devices=None):
     if os.environ.get("TF_CONFIG"):
         config = json.loads(os.environ["TF_CONFIG"])
         if len(config.get("cluster", {}).get("worker", [])) > 1:
-            return tf.distribute.MultiWorkerMirroredStrategy()
+            return _reducing_each_tensor(tf.distribute.MultiWorkerMirroredStrategy())
     if devices:
         return tf.distribute.MirroredStrategy(devices=list(devices))
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     return None
+
+
+def _reducing_each_tensor(strategy):
+    """`strategy` with a `reduce` that works around two failures of Keras 3.15's `fit` under
+    MultiWorkerMirroredStrategy, where the collective ops take one tensor at a time, of one shape:
+    - to build the model, Keras "reduces" its first (x, y) batch, a tuple, over no axis; any
+      worker's own batch serves (and the workers' batches differ in size at the end of the data);
+    - it reduces each step's scalar loss along axis 0, which a scalar lacks: the mean over the
+      workers is meant.
+    Every other call is the strategy's own, one tensor at a time."""
+    import tensorflow as tf
+
+    reduce_one = strategy.reduce
+
+    def reduce(reduce_op, value, axis=None):
+        def reduce_tensor(tensor):
+            local = strategy.experimental_local_results(tensor)[0]
+            if not local.shape.rank:
+                return reduce_one(reduce_op, tensor, axis=None)
+            if axis is None:  # a data batch
+                return local
+            return reduce_one(reduce_op, tensor, axis=axis)
+
+        return tf.nest.map_structure(reduce_tensor, value)
+
+    strategy.reduce = reduce
+    return strategy
+
+
+def is_multi_worker(strategy):
+    """True for a strategy that spans several processes (machines)."""
+    if strategy is None:
+        return False
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def is_chief():

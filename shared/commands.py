@@ -183,7 +183,8 @@ def train_on_folder(args, build_model, make_dataset=None):
     strategy = accel.distribution_strategy()  # first: a multi-worker one must exist before TensorFlow runs
     train_paths, val_paths = _checked_photos(args, build_model)
     class_weights = None if args.resume else training.class_weights_for(train_paths, args.image_size, args.loss)
-    train_data, val_data = _datasets(args, train_paths, val_paths, make_dataset or data.make_dataset)
+    train_data, val_data = _datasets(args, train_paths, val_paths, make_dataset or data.make_dataset,
+                                     equal_batches=accel.is_multi_worker(strategy))
     print(f"precision: {accel.set_precision(getattr(args, 'precision', 'float32'))}")
     if strategy is not None:
         print(f"training on {strategy.num_replicas_in_sync} replicas with {type(strategy).__name__}; "
@@ -227,12 +228,22 @@ def _checked_photos(args, build_model):
     return train_paths, val_paths
 
 
-def _datasets(args, train_paths, val_paths, make_dataset):
-    """(augmented, shuffled training batches; validation batches or None)."""
+def _datasets(args, train_paths, val_paths, make_dataset, equal_batches=False):
+    """(augmented, shuffled training batches; validation batches or None).
+
+    equal_batches (several workers): every batch full, so that each worker gets its equal share; the
+    last images of each (reshuffled) epoch that do not fill a batch wait for the next."""
     cache = {"on": True, "off": False}.get(getattr(args, "cache", "auto"), "auto")
     train_data = make_dataset(train_paths, args.image_size, args.batch_size, augment=True, shuffle=True,
                               **({"cache": cache} if cache != "auto" else {}))
     val_data = make_dataset(val_paths, args.image_size, args.batch_size) if val_paths else None
+    if equal_batches:
+        for name, paths in (("training", train_paths), ("validation", val_paths)):
+            if paths and len(paths) < args.batch_size:
+                raise InputError(f"with several workers every batch must be full: {len(paths)} {name} images "
+                                 f"make no batch of {args.batch_size}; give a smaller --batch-size or more images")
+        train_data = train_data.rebatch(args.batch_size, drop_remainder=True)
+        val_data = val_data.rebatch(args.batch_size, drop_remainder=True) if val_data is not None else None
     return train_data, val_data
 
 
@@ -242,5 +253,6 @@ def _print_outcome(result, model_out):
         print(f"no epoch beat the best {result['monitor']} of before; the model at {model_out} is unchanged")
     print(
         f"best {result['monitor']} {result['best']:.5f}; model at {model_out}"
+        + ("" if accel.is_chief() else " (written by worker 0)")
         + (f"; {speed:.2f} training images/s (median epoch)" if speed else "")
     )
