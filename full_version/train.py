@@ -3,13 +3,15 @@
     python full_version/train.py --epochs 1000                 # datasets/landscapes/train; Ctrl-C, then --resume
     python full_version/train.py --embedding imagenet          # InceptionResNetV2 features (downloads ~220 MB once)
     python full_version/train.py --embedding learned           # fully offline
-    python full_version/train.py --init-from beta              # start from a trained beta, learn the global part
+    python full_version/train.py --init-from beta              # start from a trained beta, train the global part
 
 `--embedding auto` (the default) uses the ImageNet features when their weights
 are already in Keras's cache, and the learned branch otherwise.
 """
 
 from functools import partial
+
+import keras
 
 from full_version.model import build_model, start_from_beta
 from shared import cli, commands, data, training
@@ -29,9 +31,10 @@ def main(argv=None, embedder=None):
     )
     parser.add_argument(
         "--init-from", metavar="BETA",
-        help="start the encoder and decoder from a trained beta model (`beta`: your models/beta.keras, else "
-             "the shipped one; or a .keras path), so training begins at beta's colours and learns what the "
-             "global features add (default: random weights)",
+        help="start from a trained beta model (`beta`: your models/beta.keras, else the shipped one; or a "
+             ".keras path) and train only what full_version adds, the global features and the fusion: beta's "
+             "encoder and decoder stay as they are, so training begins at beta's colours (default: train "
+             "everything from random weights)",
     )
     args = parser.parse_args(argv)
     if args.init_from and args.resume:
@@ -58,7 +61,8 @@ def build_after_embedding(image_size, learning_rate, *, embedder, **loss_options
 
 def build_from_beta(image_size, learning_rate, *, build, beta_model, **loss_options):
     model = build(image_size, learning_rate, **loss_options)
-    start_from_beta(model, beta_model)
+    start_from_beta(model, beta_model, freeze=True)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=model.loss)  # only the unfrozen weights train
     return model
 
 

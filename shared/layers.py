@@ -55,8 +55,8 @@ def embedding_of(model):
 
 def total_stride(model):
     """How much the network downsamples L on its way to the colours: the product of its convolutions'
-    strides, within its "encoder" when it has one (full_version's global branch downsamples further
-    but ends in one vector). The smallest image side a fully-convolutional model can take."""
+    strides, within its "encoder" when it has one (the first full_version models had a global branch
+    of their own that downsampled further but ended in one vector). The smallest image side a fully-convolutional model can take."""
     names = [layer.name for layer in model.layers]
     part = model.get_layer("encoder") if "encoder" in names else model
     stride = 1

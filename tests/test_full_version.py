@@ -11,7 +11,7 @@ from full_version import test as fv_test
 from full_version import train as fv_train
 from beta import train as beta_train
 from beta.model import build_model as build_beta
-from full_version.model import (IMAGENET_EMBEDDING_SIZE, build_decoder, build_encoder, build_global_branch, build_model,
+from full_version.model import (IMAGENET_EMBEDDING_SIZE, build_decoder, build_encoder, build_global_features, build_model,
                                 start_from_beta)
 from shared import ab_bins, commands, inference
 from shared import global_features as fv_embedding
@@ -45,7 +45,7 @@ def test_every_block_has_the_documented_shape():
     l_norm = np.random.default_rng(0).uniform(0, 1, (1, 256, 256, 1)).astype(np.float32)
     local_features = build_encoder(256)(l_norm)
     assert tuple(local_features.shape) == (1, 32, 32, 128)
-    assert tuple(build_global_branch(256)(l_norm).shape) == (1, 256)
+    assert tuple(build_global_features(32)(local_features).shape) == (1, 256)
     ab_norm = np.asarray(build_decoder(32, loss="regression")(local_features))
     assert ab_norm.shape == (1, 256, 256, 2)
     assert np.abs(ab_norm).max() <= 1.0
@@ -112,7 +112,16 @@ def test_init_from_trains_from_a_beta_file_and_not_with_resume(tmp_path, capsys)
     fv_argv = common + ["--embedding", "learned", "--model-out", str(tmp_path / "fv.keras")]
     fv_train.main(fv_argv + ["--init-from", str(tmp_path / "beta.keras")])
     assert f"model: {tmp_path / 'beta.keras'}" in capsys.readouterr().out  # says which beta it starts from
-    assert inference.load_colorizer(str(tmp_path / "fv.keras")).embedding == "learned"
+    trained = inference.load_keras_file(tmp_path / "fv.keras")
+    assert embedding_of(trained) == "learned"
+    # beta's encoder and decoder stayed as they were; the fusion learned (it started as the identity)
+    beta_weights = [w for layer in inference.load_keras_file(tmp_path / "beta.keras").layers for w in layer.get_weights()]
+    own_weights = [w for name in ("encoder", "decoder") for w in trained.get_layer(name).get_weights()]
+    assert len(own_weights) == len(beta_weights)
+    for own, beta in zip(own_weights, beta_weights):
+        np.testing.assert_array_equal(own, beta)
+    fusion_kernel = trained.get_layer("fusion").get_weights()[0][0, 0]
+    assert np.abs(fusion_kernel[:128] - np.eye(128)).max() > 0 and np.abs(fusion_kernel[128:]).max() > 0
     with pytest.raises(InputError, match="--init-from starts a new training"):
         fv_train.main(fv_argv + ["--init-from", str(tmp_path / "beta.keras"), "--resume"])
 
