@@ -147,7 +147,7 @@ def build_train_parser(tier, description, epochs=100, batch_size=8, image_size=2
     parser.add_argument("--resume", action="store_true", help="continue the last interrupted training")
     parser.add_argument("--overwrite", action="store_true",
                         help="start afresh even where --model-out already holds a trained model (deletes it)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the validation split (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the validation split, the initial weights and the augmentation (default: %(default)s)")
     add_speed_flags(parser)
     return parser
 
@@ -183,6 +183,7 @@ def train_on_folder(args, build_model, make_dataset=None):
     strategy = accel.distribution_strategy()  # first: a multi-worker one must exist before TensorFlow runs
     train_paths, val_paths = _checked_photos(args, build_model)
     class_weights = None if args.resume else training.class_weights_for(train_paths, args.image_size, args.loss)
+    keras.utils.set_random_seed(args.seed)  # the same flags give the same initial weights and augmentation
     train_data, val_data = _datasets(args, train_paths, val_paths, make_dataset or data.make_dataset,
                                      equal_batches=accel.is_multi_worker(strategy))
     print(f"precision: {accel.set_precision(getattr(args, 'precision', 'float32'))}")
