@@ -390,7 +390,8 @@ class OutputVideo:
     The audio is decoded and re-encoded so that it can be fitted to the frames, which a copied stream
     cannot be in the same pass: given `audio_seconds` (the frames expected / fps), it is padded with
     silence or cut to exactly that; without, padded and cut by ffmpeg's -shortest where the frames end,
-    which is only as exact as ffmpeg's buffering allows. After Ctrl-C the audio keeps its planned length.
+    which is only as exact as ffmpeg's buffering allows. After Ctrl-C, `finish(cut_audio=True)` cuts
+    the planned audio to the frames written, by a second ffmpeg pass that copies both streams.
     """
 
     def __init__(self, path, fps, size, audio_source=None, crf=DEFAULT_CRF, audio_seconds=None):
@@ -405,9 +406,10 @@ class OutputVideo:
         # hidden, unique, and created by ffmpeg itself, so it gets the usual permissions (mkstemp's are 0600)
         self.path, self.temporary = path, path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
         self.size, self.stored_size = tuple(size), stored_size(size, path)
+        self.fps, self.container = fps, container
         self.log = tempfile.TemporaryFile()  # ffmpeg's messages, for the error if it fails
-        with_audio = audio_source is not None and has_audio(audio_source)
-        command = self.command(container, fps, audio_source if with_audio else None, crf, audio_seconds)
+        self.with_audio = audio_source is not None and has_audio(audio_source)
+        command = self.command(container, fps, audio_source if self.with_audio else None, crf, audio_seconds)
         session = {"start_new_session": True} if os.name == "posix" else {
             "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}  # Ctrl-C is for Python alone
         try:
@@ -463,9 +465,10 @@ class OutputVideo:
         """Wait for every queued frame; returns frames finished since the last call."""
         return self._collect(all_=True)
 
-    def finish(self):
+    def finish(self, cut_audio=False):
         """Let ffmpeg finish the file and move it into place; an InputError, with no temporary file left,
-        if that fails. Interrupted meanwhile (a second Ctrl-C), it leaves nothing."""
+        if that fails. Interrupted meanwhile (a second Ctrl-C), it leaves nothing. cut_audio=True (after
+        Ctrl-C): the audio ends with the frames written, not where it was planned to."""
         try:
             self.drain()
             self.thread.shutdown()
@@ -475,6 +478,8 @@ class OutputVideo:
                 pass  # ffmpeg has stopped; its exit code says why
             if self.process.wait() != 0:
                 raise InputError(self._failure())
+            if cut_audio and self.with_audio:
+                self._cut_audio_to_frames()
             os.replace(self.temporary, self.path)
         except OSError as error:
             self.discard()
@@ -483,6 +488,18 @@ class OutputVideo:
             self.discard()
             raise
         self.log.close()
+
+    def _cut_audio_to_frames(self):
+        """Copy the finished file's streams up to the last frame written (audio to within one packet,
+        ~23 ms of AAC); if that fails, the file keeps its longer audio rather than being lost."""
+        cut = self.temporary.with_name(f".cut{self.temporary.name}")
+        command = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y", "-i", str(self.temporary),
+                   "-map", "0", "-c", "copy", "-t", f"{self.frames_written / self.fps:.6f}",
+                   "-f", self.container.muxer, str(cut)]
+        if subprocess.run(command, stdout=subprocess.DEVNULL, stderr=self.log).returncode == 0:
+            os.replace(cut, self.temporary)
+        else:
+            cut.unlink(missing_ok=True)
 
     def discard(self):
         """Stop ffmpeg and remove what it wrote."""
@@ -631,7 +648,7 @@ def _keep_partial(video):
         video.discard()
         print(f"\nnothing was written; no file left at {video.path}", file=sys.stderr)
         return
-    video.finish()
+    video.finish(cut_audio=True)
     print(f"\nstopped: the first {video.frames_written} frames are in {video.path}", file=sys.stderr)
 
 

@@ -378,6 +378,26 @@ def test_ctrl_c_leaves_a_playable_file_of_the_frames_done(model_path, clip, tmp_
     assert [p.name for p in tmp_path.iterdir()] == ["partial.mp4"]
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_ctrl_c_cuts_the_audio_to_the_frames_done(model_path, tmp_path, monkeypatch, suffix):
+    predict_ab = inference.Colorizer.predict_ab
+    calls = []
+
+    def interrupted_on_third_batch(self, l_channels):
+        calls.append(len(l_channels))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return predict_ab(self, l_channels)
+
+    monkeypatch.setattr(inference.Colorizer, "predict_ab", interrupted_on_third_batch)
+    clip = clip_with_audio(tmp_path / "with_audio.mp4", seconds_of_audio=1)  # 10 frames at 10 fps
+    output = tmp_path / f"partial{suffix}"
+    assert run_video("--model", model_path, "--input", clip, "--output", output, "--batch-size", 2) == 130
+    assert ffmpeg_frames(output) == 4
+    assert audio_seconds(output) == pytest.approx(0.4, abs=0.03)  # not the 1 s planned for 10 frames
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([output.name, clip.name])
+
+
 def test_ctrl_c_before_any_frame_leaves_no_file(model_path, clip, tmp_path, monkeypatch):
     def interrupted(self, l_channels):
         raise KeyboardInterrupt
