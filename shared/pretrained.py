@@ -7,17 +7,21 @@ half the size of float32; Keras casts them back to float32 on loading, so they
 load and run like any .keras file.
 
     python -m shared.pretrained models/beta.keras beta/pretrained.keras   # float16 copy, training log beside it
+    python -m shared.pretrained models/beta.keras beta/pretrained.keras --temperature 0.6   # decoding it keeps
 """
 
 import argparse
 import io
 import shutil
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from shared import inference
 
 WEIGHTS_FILE = "model.weights.h5"  # inside a .keras zip
 
@@ -62,8 +66,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Copy a trained model with float16 weights, to ship it.")
     parser.add_argument("source", type=Path, help="a trained .keras model")
     parser.add_argument("destination", type=Path, help="where to write the float16 copy, e.g. beta/pretrained.keras")
+    parser.add_argument("--temperature", type=float,
+                        help="the annealed-mean temperature the copy keeps (classification models; default: the source's)")
     args = parser.parse_args(argv)
-    float16_copy(args.source, args.destination)
+    if args.temperature is None:
+        float16_copy(args.source, args.destination)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            tempered = Path(folder) / args.source.name
+            model = inference.load_keras_file(args.source)
+            inference.set_temperature(model, args.temperature, args.source)
+            model.save(tempered)
+            float16_copy(tempered, args.destination)
     log = args.source.with_suffix(".log.csv")
     if log.exists():  # the report's training curves read it
         shutil.copyfile(log, args.destination.with_suffix(".log.csv"))
