@@ -105,3 +105,33 @@ def test_each_shipped_model_colorizes_a_photo_in_colour(tier):
     chroma = np.hypot(*np.moveaxis(lab.rgb_to_lab(result)[..., 1:], -1, 0))
     assert chroma.mean() > 5.0  # ab units: visibly coloured, not grey
     np.testing.assert_allclose(lab.rgb_to_l(result), lab.rgb_to_l(rgb), atol=1.5)  # the input's own L
+
+
+@pytest.mark.parametrize("temperature", [None, 0.9])
+def test_shipping_copy_has_float16_weights_the_log_and_the_temperature_asked(tmp_path, temperature):
+    import io
+    import zipfile
+
+    import h5py
+
+    from beta.model import build_model
+    from shared import pretrained
+
+    keras.utils.set_random_seed(0)
+    source, copy = tmp_path / "beta.keras", tmp_path / "ship" / "pretrained.keras"
+    model = ab_bins.with_decoding(build_model(16))
+    model.save(source)
+    source.with_suffix(".log.csv").write_text("epoch,loss,val_loss\n0,4.5,5.0\n")
+    assert pretrained.main([str(source), str(copy)] + (["--temperature", str(temperature)] if temperature else [])) == 0
+
+    with zipfile.ZipFile(copy) as archive, h5py.File(io.BytesIO(archive.read(pretrained.WEIGHTS_FILE))) as weights:
+        dtypes = set()
+        weights.visititems(lambda name, item: dtypes.add(item.dtype) if isinstance(item, h5py.Dataset) else None)
+    assert dtypes == {np.dtype(np.float16)}
+    assert copy.with_suffix(".log.csv").read_text() == source.with_suffix(".log.csv").read_text()
+    loaded = inference.load_keras_file(copy)
+    assert ab_bins.decoding_layer(loaded).temperature == pytest.approx(temperature or ab_bins.DEFAULT_TEMPERATURE)
+    l_norm = np.random.default_rng(0).uniform(0, 1, (1, 16, 16, 1)).astype(np.float32)
+    if temperature:
+        inference.set_temperature(model, temperature)
+    np.testing.assert_allclose(loaded.predict_on_batch(l_norm), model.predict_on_batch(l_norm), atol=5e-3)
