@@ -360,7 +360,8 @@ def test_max_frames_stops_early(model_path, clip, tmp_path):
     assert len(read_clip(output)[0]) == 4
 
 
-def test_ctrl_c_leaves_a_playable_file_of_the_frames_done(model_path, clip, tmp_path, monkeypatch, capsys):
+def interrupt_on_third_batch(monkeypatch):
+    """Ctrl-C arrives while the network works on the third batch of frames."""
     predict_ab = inference.Colorizer.predict_ab
     calls = []
 
@@ -371,6 +372,10 @@ def test_ctrl_c_leaves_a_playable_file_of_the_frames_done(model_path, clip, tmp_
         return predict_ab(self, l_channels)
 
     monkeypatch.setattr(inference.Colorizer, "predict_ab", interrupted_on_third_batch)
+
+
+def test_ctrl_c_leaves_a_playable_file_of_the_frames_done(model_path, clip, tmp_path, monkeypatch, capsys):
+    interrupt_on_third_batch(monkeypatch)
     output = tmp_path / "partial.mp4"
     assert run_video("--model", model_path, "--input", clip, "--output", output, "--batch-size", 2) == 130
     assert "the first 4 frames are in" in capsys.readouterr().err
@@ -380,16 +385,7 @@ def test_ctrl_c_leaves_a_playable_file_of_the_frames_done(model_path, clip, tmp_
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_ctrl_c_cuts_the_audio_to_the_frames_done(model_path, tmp_path, monkeypatch, suffix):
-    predict_ab = inference.Colorizer.predict_ab
-    calls = []
-
-    def interrupted_on_third_batch(self, l_channels):
-        calls.append(len(l_channels))
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return predict_ab(self, l_channels)
-
-    monkeypatch.setattr(inference.Colorizer, "predict_ab", interrupted_on_third_batch)
+    interrupt_on_third_batch(monkeypatch)
     clip = clip_with_audio(tmp_path / "with_audio.mp4", seconds_of_audio=1)  # 10 frames at 10 fps
     output = tmp_path / f"partial{suffix}"
     assert run_video("--model", model_path, "--input", clip, "--output", output, "--batch-size", 2) == 130
