@@ -6,7 +6,7 @@
     python full_version/train.py --init-from beta              # start from a trained beta, train the global part
 
 `--embedding auto` (the default) uses the ImageNet features when their weights
-are already in Keras's cache, and the learned branch otherwise.
+are already in Keras's cache, and the learned global features otherwise.
 """
 
 from functools import partial
