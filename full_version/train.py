@@ -1,6 +1,6 @@
 """Train the full_version tier (encoder + global features + decoder) on a folder of photos.
 
-    python full_version/train.py --epochs 1000                 # datasets/landscapes/train; Ctrl-C, then --resume
+    python full_version/train.py --epochs 1000                 # datasets/landscapes/train and extra; Ctrl-C, then --resume
     python full_version/train.py --embedding imagenet          # InceptionResNetV2 features (downloads ~220 MB once)
     python full_version/train.py --embedding learned           # fully offline
     python full_version/train.py --init-from beta              # start from a trained beta, train the global part
