@@ -22,7 +22,6 @@ from shared.data import InputError, input_labels, list_images, read_images
 
 FIGURE_ROWS = 16  # at most this many images in the comparison figure
 THUMBNAIL_SIDE = 256  # px, the figure's images
-INFERENCE_PRECISION = "auto"  # --precision of the commands that colorize: bfloat16 where native
 
 
 def result_names(labels):
@@ -69,12 +68,12 @@ def build_test_parser(tier, default_input):
     return parser
 
 
-def add_precision_argument(parser):
-    """--precision for the commands that colorize (training has its own)."""
+def add_precision_argument(parser, default=accel.COLORIZING_PRECISION):
+    """--precision: what the network computes in (colorizing defaults to auto, training to float32)."""
     parser.add_argument(
-        "--precision", choices=accel.PRECISIONS, default=INFERENCE_PRECISION,
-        help="what the network computes in: auto = bfloat16 on CPUs with native bfloat16 (about 2x faster, "
-             "the same evaluation table), float32 elsewhere (default: %(default)s)",
+        "--precision", choices=accel.PRECISIONS, default=default,
+        help="bfloat16 computes in bfloat16 with float32 weights (about 2x faster on CPUs with native "
+             "bfloat16); auto = bfloat16 on such CPUs, float32 elsewhere (default: %(default)s)",
     )
 
 
@@ -161,12 +160,7 @@ def add_loss_argument(parser, default):
 
 
 def add_speed_flags(parser):
-    parser.add_argument(
-        "--precision", choices=accel.PRECISIONS, default="float32",
-        help="bfloat16 computes in bfloat16 with float32 weights (about 2x faster on CPUs with native "
-             "bfloat16, quality not yet measured); auto = bfloat16 on such CPUs, float32 elsewhere "
-             "(default: %(default)s)",
-    )
+    add_precision_argument(parser, default=accel.TRAINING_PRECISION)
     parser.add_argument(
         "--cache", choices=("auto", "on", "off"), default="auto",
         help="keep the decoded, resized photos in memory after the first epoch; auto = when they take "
@@ -186,7 +180,7 @@ def train_on_folder(args, build_model, make_dataset=None):
     keras.utils.set_random_seed(args.seed)  # the same flags give the same initial weights and augmentation
     train_data, val_data = _datasets(args, train_paths, val_paths, make_dataset or data.make_dataset,
                                      equal_batches=accel.is_multi_worker(strategy))
-    print(f"precision: {accel.set_precision(getattr(args, 'precision', 'float32'))}")
+    print(f"precision: {accel.set_precision(getattr(args, 'precision', accel.TRAINING_PRECISION))}")
     if strategy is not None:
         print(f"training on {strategy.num_replicas_in_sync} replicas with {type(strategy).__name__}; "
               f"global batch {args.batch_size}")

@@ -138,7 +138,7 @@ def set_temperature(keras_model, temperature, name="the model"):
     decoding.temperature = float(temperature)
 
 
-def load_colorizer(model, batch_size=8, temperature=None, precision="auto"):
+def load_colorizer(model, batch_size=8, temperature=None, precision=accel.COLORIZING_PRECISION):
     """A tier name or .keras path -> a Colorizer; `temperature` (classification models only) sets the
     annealed mean's temperature: lower is more vivid, higher calmer (default 0.38, Zhang et al.);
     `precision`: what the network computes in (shared/accel.py; auto: bfloat16 on CPUs with native

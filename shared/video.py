@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from shared import cli, commands, inference, lab, metrics, temporal
+from shared import accel, cli, commands, inference, lab, metrics, temporal
 from shared.data import InputError
 
 DEFAULT_INPUT = cli.DATASETS / "video" / "grand_prix_1906.ogv"
@@ -552,7 +552,7 @@ class VideoResult:
 
 
 def colorize_video(source, output=None, model="beta", *, batch_size=8, temperature=None, temporal=True,
-                   side_by_side=False, max_frames=None, metrics=False, crf=DEFAULT_CRF, precision="auto",
+                   side_by_side=False, max_frames=None, metrics=False, crf=DEFAULT_CRF, precision=accel.COLORIZING_PRECISION,
                    progress=True):
     """Colorize the video file (str or Path) or camera (an int index) `source` into `output` (.mp4: H.264
     at quality `crf`, 0..51, lower is better; .mkv: lossless FFV1; .avi: MJPEG; default
