@@ -97,7 +97,7 @@ def matmul_gflops(dtype, n=1024, repeats=5, inner=8):
 def forward_flops(model):
     """FLOPs of one image's forward pass through the convolutions and dense layers (multiply-add = 2)."""
     total = 0
-    for layer in layers._all_layers(model):
+    for layer in layers.all_layers(model):
         if isinstance(layer, keras.layers.Conv2D):
             _, height, width, _ = layer.output.shape
             total += 2 * height * width * int(np.prod(layer.kernel.shape))

@@ -39,7 +39,7 @@ from keras import layers
 from beta.model import ENCODER_FILTERS, decoder_layers, encoder_layers
 from shared.ab_bins import training_loss
 from shared.data import InputError
-from shared.layers import EMBEDDINGS, TileAndConcatenate
+from shared.layers import EMBEDDINGS, TileAndConcatenate, all_layers
 
 IMAGENET_EMBEDDING_SIZE = 1000  # InceptionResNetV2's class scores
 LEARNED_EMBEDDING_SIZE = 256
@@ -104,7 +104,7 @@ def start_from_beta(model, beta_model, freeze=True):
     colorizes exactly as beta does, and training adds what the global vector tells. freeze=True keeps
     the encoder and decoder as beta trained them (recompile `model` before training: Keras reads
     which weights train when it compiles)."""
-    beta_layers = [layer for layer in _flat_layers(beta_model) if layer.weights]
+    beta_layers = [layer for layer in all_layers(beta_model) if layer.weights and not hasattr(layer, "layers")]
     own_layers = [layer for name in ("encoder", "decoder") for layer in model.get_layer(name).layers if layer.weights]
     beta_shapes = [[tuple(w.shape) for w in layer.weights] for layer in beta_layers]
     if beta_shapes != [[tuple(w.shape) for w in layer.weights] for layer in own_layers]:
@@ -118,8 +118,3 @@ def start_from_beta(model, beta_model, freeze=True):
     fusion.set_weights([kernel, np.zeros(ENCODER_FILTERS, dtype="float32")])
     for name in ("encoder", "decoder"):
         model.get_layer(name).trainable = not freeze
-
-
-def _flat_layers(model):
-    for layer in model.layers:
-        yield from _flat_layers(layer) if hasattr(layer, "layers") else [layer]

@@ -56,18 +56,20 @@ def embedding_of(model):
 def total_stride(model):
     """How much the network downsamples L on its way to the colours: the product of its convolutions'
     strides, within its "encoder" when it has one (the first full_version models had a global branch
-    of their own that downsampled further but ended in one vector). The smallest image side a fully-convolutional model can take."""
+    of their own that downsampled further but ended in one vector). The smallest image side a
+    fully-convolutional model can take."""
     names = [layer.name for layer in model.layers]
     part = model.get_layer("encoder") if "encoder" in names else model
     stride = 1
-    for layer in _all_layers(part):
+    for layer in all_layers(part):
         if isinstance(layer, layers.Conv2D):
             stride *= layer.strides[0]
     return stride
 
 
-def _all_layers(model):
+def all_layers(model):
+    """Every layer of `model`, those inside its nested models too (each model before its layers)."""
     for layer in model.layers:
         yield layer
         if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
+            yield from all_layers(layer)
