@@ -369,6 +369,11 @@ def ffmpeg_exe():
         raise InputError(f"no ffmpeg to write videos with ({error}); install imageio-ffmpeg") from error
 
 
+def quiet_ffmpeg():
+    """The start of every ffmpeg command that writes: errors only, no banner or progress, overwrite."""
+    return [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
+
+
 def has_audio(path):
     """Whether ffmpeg finds an audio stream in the file `path` (False when it cannot open it)."""
     probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
@@ -424,8 +429,7 @@ class OutputVideo:
 
     def command(self, container, fps, audio_source, crf, audio_seconds=None):
         width, height = self.stored_size
-        command = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
-                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{width}x{height}",
+        command = [*quiet_ffmpeg(), "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{width}x{height}",
                    "-framerate", frame_rate_text(fps), "-i", "pipe:0"]
         if audio_source is not None:
             command += ["-i", str(audio_source)]
@@ -493,8 +497,8 @@ class OutputVideo:
         """Copy the finished file's streams up to the last frame written (audio to within one packet,
         ~23 ms of AAC); if that fails, the file keeps its longer audio rather than being lost."""
         cut = self.temporary.with_name(f".cut{self.temporary.name}")
-        command = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y", "-i", str(self.temporary),
-                   "-map", "0", "-c", "copy", "-t", f"{self.frames_written / self.fps:.6f}",
+        seconds = self.frames_written / self.fps
+        command = [*quiet_ffmpeg(), "-i", str(self.temporary), "-map", "0", "-c", "copy", "-t", f"{seconds:.6f}",
                    "-f", self.container.muxer, str(cut)]
         if subprocess.run(command, stdout=subprocess.DEVNULL, stderr=self.log).returncode == 0:
             os.replace(cut, self.temporary)
