@@ -1,6 +1,6 @@
 """Train the full_version tier: EfficientNet-Lite0's ImageNet features, a decoder, and simulated users' hints.
 
-    python full_version/train.py --epochs 100          # datasets/landscapes/train and extra; Ctrl-C, then --resume
+    python full_version/train.py --epochs 100          # datasets/landscapes/train, extra and more; Ctrl-C, then --resume
     python full_version/train.py --init-from full_version --fine-tune --learning-rate 3e-5 --model-out models/full_version_ft.keras
 
 The encoder's ImageNet weights ship with the project (shared/weights/), so this
