@@ -26,7 +26,7 @@ from keras import layers
 
 from shared import efficientnet
 from shared.ab_bins import logits_head, training_loss
-from shared.hints import HINT_CHANNELS, PALETTE_SIZE
+from shared.hints import HINT_CHANNELS, PALETTE_SIZE, HintPrior, PalettePrior
 from shared.layers import TileAndConcatenate, conv
 
 GLOBAL_SIZE = 256  # the fused whole-image vector
@@ -66,6 +66,18 @@ def global_vector(pooled_features, palette):
     return layers.Dropout(GLOBAL_DROPOUT, name="global_dropout")(vector)
 
 
+def guidance_priors(l_norm, encoded, hints, palette):
+    """What the user's hints and reference palette add to the bin logits at 1/4, zero without them
+    (shared/hints.py): each hint spreads over the cells like it in ImageNet features and lightness."""
+    features = layers.Concatenate(name="affinity_features")(
+        [encoded[8], layers.UpSampling2D(2, name="affinity_16_to_8")(encoded[16])])
+    l_cells = layers.AveragePooling2D(8, name="l_at_8")(l_norm)
+    hint_prior = HintPrior(name="hint_prior")([features, l_cells, hints])
+    hint_prior = layers.UpSampling2D(2, interpolation="bilinear", name="hint_prior_at_4")(hint_prior)
+    palette_prior = PalettePrior(name="palette_prior")(palette)  # (N, 1, 1, n_bins)
+    return hint_prior + palette_prior  # the palette's prior is the same at every position
+
+
 def build_model(image_size=224, learning_rate=3e-4, loss="classification", class_weights=None):
     """The full network, compiled with Adam and the classification loss (rebalanced cross-entropy).
 
@@ -89,7 +101,7 @@ def build_model(image_size=224, learning_rate=3e-4, loss="classification", class
         x = layers.Concatenate(name=f"skip_{stride}")([x, encoded[stride], hinted[stride]])
         x = conv(DECODER_FILTERS[stride], name=f"decoder_{stride}")(x)
     x = conv(DECODER_FILTERS[4], name="decoder_4b")(x)
-    logits = logits_head()(x)
+    logits = layers.Add(name="guided_logits")([logits_head()(x), guidance_priors(l_norm, encoded, hints, palette)])
 
     model = keras.Model({"l_norm": l_norm, "hints": hints, "palette": palette}, logits, name="full_version")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=training_loss(loss, class_weights))

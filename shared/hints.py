@@ -159,3 +159,99 @@ def read_hints_file(path):
         except (AttributeError, ValueError) as error:
             raise InputError(f"{path}: hint {number} ({json.dumps(entry)}): {error}") from error
     return hints
+
+
+# --- hints in the network: explicit priors on the colour classes --------------------------------
+#
+# A network learns to propagate sparse hints only from long training (Zhang et al. trained on 1.3M
+# photos); with a few hundred photos the learned hint path stays weak. These layers, without weights,
+# add what a hint means directly to the bin logits (shared/ab_bins.py), and are zero without hints:
+# - HintPrior: each hint's colour spreads to the cells whose ImageNet features and lightness are
+#   like the hinted cell's, fading with distance, and there adds the log of a Gaussian around that
+#   colour over the bins (the soft-encoding's, sigma 5 ab units), scaled by how confident the spread is;
+# - PalettePrior: a reference palette adds the log of its (smoothed) share of each bin everywhere.
+
+import keras  # noqa: E402
+from keras import layers as keras_layers, ops  # noqa: E402
+
+HINT_FEATURE_SIMILARITY = 0.4  # tau: a cosine distance of tau between features divides the spread by e
+HINT_LIGHTNESS_SIGMA = 8.0  # L units
+HINT_DISTANCE_SIGMA = 0.3  # share of the image's side
+HINT_BIN_SIGMA = 5.0  # ab units, the Gaussian a hint puts over the bins
+PALETTE_STRENGTH = 0.5  # weight of log(palette share) in the logits
+PALETTE_FLOOR = 1e-3  # the smallest share a bin gets from a palette (no colour is ruled out)
+
+
+@keras.saving.register_keras_serializable(package="colorize")
+class HintPrior(keras_layers.Layer):
+    """[features (N, h, w, C), l_norm cells (N, h, w, 1), hints (N, S, S, 3)] -> logits prior (N, h, w, n_bins)."""
+
+    def __init__(self, similarity=HINT_FEATURE_SIMILARITY, lightness_sigma=HINT_LIGHTNESS_SIGMA,
+                 distance_sigma=HINT_DISTANCE_SIGMA, bin_sigma=HINT_BIN_SIGMA, **kwargs):
+        super().__init__(**kwargs)
+        self.similarity, self.lightness_sigma = float(similarity), float(lightness_sigma)
+        self.distance_sigma, self.bin_sigma = float(distance_sigma), float(bin_sigma)
+
+    def call(self, inputs):
+        features, l_cells, hint_map = inputs
+        height, width = features.shape[1], features.shape[2]
+        cells = height * width
+        factor = hint_map.shape[1] // height
+        mask = ops.average_pool(hint_map[..., 2:], factor, strides=factor)  # share of each cell hinted
+        ab_sum = ops.average_pool(hint_map[..., :2] * hint_map[..., 2:], factor, strides=factor)
+        hinted = ops.reshape(ops.cast(mask > 0, "float32"), (-1, 1, cells))  # (N, 1, hw): source cells
+        ab = ops.reshape(ab_sum / ops.maximum(mask, 1e-6), (-1, cells, 2))
+
+        unit = features / ops.maximum(ops.norm(features, axis=-1, keepdims=True), 1e-6)
+        unit = ops.reshape(ops.cast(unit, "float32"), (-1, cells, features.shape[-1]))
+        feature_distance = 1.0 - ops.matmul(unit, ops.transpose(unit, (0, 2, 1)))  # (N, hw, hw)
+        lightness = ops.reshape(ops.cast(l_cells, "float32") * lab.L_SCALE, (-1, cells, 1))
+        lightness_gap = lightness - ops.transpose(lightness, (0, 2, 1))
+        rows, cols = np.meshgrid(np.arange(height) / height, np.arange(width) / width, indexing="ij")
+        position = np.stack([rows.ravel(), cols.ravel()], axis=-1)
+        squared_distance = ((position[:, None] - position[None]) ** 2).sum(-1).astype("float32")
+        affinity = ops.exp(-feature_distance / self.similarity - lightness_gap**2 / (2 * self.lightness_sigma**2)
+                           - squared_distance[None] / (2 * self.distance_sigma**2)) * hinted
+        confidence = ops.max(affinity, axis=-1, keepdims=True)  # (N, hw, 1), 1 at a hinted cell
+        spread_ab = ops.matmul(affinity, ab) / ops.maximum(ops.sum(affinity, axis=-1, keepdims=True), 1e-6)
+        bins = ops.convert_to_tensor(ab_bins.BINS / lab.AB_SCALE, "float32")
+        squared = ops.sum((spread_ab[:, :, None, :] - bins[None, None]) ** 2, axis=-1) * lab.AB_SCALE**2
+        prior = -confidence * squared / (2 * self.bin_sigma**2)
+        return ops.reshape(prior, (-1, height, width, ab_bins.N_BINS))
+
+    def compute_output_shape(self, input_shapes):
+        return (*input_shapes[0][:3], ab_bins.N_BINS)
+
+    def get_config(self):
+        return {**super().get_config(), "similarity": self.similarity, "lightness_sigma": self.lightness_sigma,
+                "distance_sigma": self.distance_sigma, "bin_sigma": self.bin_sigma}
+
+
+@keras.saving.register_keras_serializable(package="colorize")
+class PalettePrior(keras_layers.Layer):
+    """palette (N, n_bins + 1) -> logits prior (N, 1, 1, n_bins): strength * log(share of each bin),
+    zero when no palette is given (flag 0)."""
+
+    def __init__(self, strength=PALETTE_STRENGTH, **kwargs):
+        super().__init__(**kwargs)
+        self.strength = float(strength)
+
+    def call(self, palette):
+        shares, given = ops.cast(palette[:, :-1], "float32"), ops.cast(palette[:, -1:], "float32")
+        smoothing = ops.convert_to_tensor(_bin_smoothing(), "float32")
+        smoothed = ops.matmul(shares, smoothing)
+        prior = given * self.strength * (ops.log(smoothed + PALETTE_FLOOR) - ops.log(1.0 / ab_bins.N_BINS + PALETTE_FLOOR))
+        return prior[:, None, None, :]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1, 1, ab_bins.N_BINS)
+
+    def get_config(self):
+        return {**super().get_config(), "strength": self.strength}
+
+
+def _bin_smoothing(sigma=ab_bins.SMOOTHING_SIGMA):
+    """(n_bins, n_bins): spreads each bin's share over its neighbours (columns sum to 1)."""
+    squared = ((ab_bins.BINS[:, None, :] - ab_bins.BINS[None, :, :]) ** 2).sum(-1)
+    kernel = np.exp(-squared / (2.0 * sigma**2))
+    return kernel / kernel.sum(axis=1, keepdims=True)

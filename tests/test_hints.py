@@ -130,3 +130,28 @@ def test_a_model_without_hints_refuses_them_in_one_line(photo_folder, tmp_path):
         "error: beta does not take hints or a reference palette: use a model trained with them (the shipped full_version)")
     result = run_script("beta/test.py", "--input", photo_folder, "--output", tmp_path / "out2", "--hints", hints_file)
     assert "give one --input photo" in result.stderr.strip().splitlines()[-1]
+
+
+def test_the_hint_prior_is_zero_without_hints_and_spreads_a_hint_over_cells_like_it():
+    rng = np.random.default_rng(0)
+    features = np.ones((1, 4, 4, 8), np.float32)
+    features[0, :, 2:] = -1.0  # the right half is another kind of thing
+    features += rng.normal(0, 0.01, features.shape).astype(np.float32)
+    l_cells = np.full((1, 4, 4, 1), 0.5, np.float32)
+    hint_map = np.zeros((1, 32, 32, 3), np.float32)
+    prior_layer = hints.HintPrior()
+    assert not np.asarray(prior_layer([features, l_cells, hint_map])).any()
+
+    hint_map[0, 0:3, 0:3] = (60 / 128, 40 / 128, 1.0)  # an orange hint in the top-left cell
+    prior = np.asarray(prior_layer([features, l_cells, hint_map]))
+    orange = ab_bins.nearest_bin(np.array([60.0, 40.0]))
+    assert prior.shape == (1, 4, 4, ab_bins.N_BINS)
+    assert np.all(prior[0, :, :2].argmax(axis=-1) == orange)  # the like cells favour the hint's colour
+    assert prior[0, 3, 1].max() - prior[0, 3, 1].min() > 10 * (prior[0, 3, 3].max() - prior[0, 3, 3].min())
+
+
+def test_the_palette_prior_favours_the_reference_colours_only_when_given():
+    palette = np.stack([hints.palette_of(np.full((8, 8, 2), (0.4, -0.3), np.float32)), hints.no_palette()])
+    prior = np.asarray(hints.PalettePrior()(palette))
+    assert prior.shape == (2, 1, 1, ab_bins.N_BINS) and not prior[1].any()
+    assert prior[0, 0, 0].argmax() == ab_bins.nearest_bin(np.array([0.4, -0.3]) * lab.AB_SCALE)
