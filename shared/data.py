@@ -299,12 +299,12 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
         dataset = dataset.ignore_errors(log_warning=True)  # backstop: graph decoding of a file broken midway
         return dataset.filter(readable).map(resized, num_parallel_calls=autotune, deterministic=not shuffle)
 
-    def pair(rgb):
+    def pair(rgb, *user_seed):
         if augment:
             rgb = random_affine_tf(rgb)
         l_norm, ab_norm = to_network_pair_tf(rgb)
         if hints is not None:
-            return {"l_norm": l_norm, **hint_inputs_tf(ab_norm, simulate=hints == "simulated")}, ab_norm
+            return {"l_norm": l_norm, **hint_inputs_tf(ab_norm, *user_seed)}, ab_norm
         return l_norm, ab_norm
 
     autotune = tf.data.AUTOTUNE
@@ -316,27 +316,31 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     if not cache:
         dataset = decoded(dataset)
+    if hints == "simulated":  # each image its own seed, drawn in order (NumPy's state: --seed), anew each epoch
+        users = tf.data.Dataset.random(seed=np.random.randint(2**31), rerandomize_each_iteration=True)
+        dataset = tf.data.Dataset.zip((dataset, users))
     dataset = dataset.map(pair, num_parallel_calls=autotune, deterministic=not shuffle)
     return dataset.batch(batch_size).prefetch(autotune)
 
 
-def simulated_user_np(ab_norm):
-    """shared.hints.simulated_user with a generator drawn from NumPy's global state, which
-    `keras.utils.set_random_seed` (train.py's --seed) seeds, as it does the augmentation."""
+def simulated_user_np(ab_norm, user_seed):
+    """shared.hints.simulated_user with a generator of the image's own seed."""
     from shared import hints
 
-    return hints.simulated_user(ab_norm, np.random.default_rng(np.random.randint(2**31)))
+    return hints.simulated_user(ab_norm, np.random.default_rng(user_seed))
 
 
-def hint_inputs_tf(ab_norm, simulate):
-    """{"hints": (H, W, 3), "palette": (n_bins + 1,)} for one image: a simulated user's, or none."""
+def hint_inputs_tf(ab_norm, user_seed=None):
+    """{"hints": (H, W, 3), "palette": (n_bins + 1,)} for one image: a simulated user's, drawn from
+    `user_seed` (so parallel threads give the same draws in any order), or none without a seed."""
     import tensorflow as tf
 
     from shared.hints import HINT_CHANNELS, PALETTE_SIZE
 
     height, width = tf.shape(ab_norm)[0], tf.shape(ab_norm)[1]
-    if simulate:
-        hint_map, palette = tf.numpy_function(simulated_user_np, [ab_norm], [tf.float32, tf.float32], stateful=True)
+    if user_seed is not None:
+        hint_map, palette = tf.numpy_function(simulated_user_np, [ab_norm, user_seed], [tf.float32, tf.float32],
+                                              stateful=False)
     else:
         hint_map, palette = tf.zeros([height, width, HINT_CHANNELS]), tf.zeros([PALETTE_SIZE])
     hint_map.set_shape(ab_norm.shape[:-1] + [HINT_CHANNELS])
