@@ -69,9 +69,7 @@ def main(argv=None):
     if args.engine == "ray":
         import_ray()  # a missing extra: one line before any work
     job = plan_job(args.input, args.output, args.overwrite)
-    print(f"{len(job.todo)} images to colorize, {job.done} already done in {args.output}"
-          + (" (--overwrite redoes nothing that is missing)" if args.overwrite and job.done else ""))
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops like Ctrl-C: no output half written
+    print(f"{len(job.todo)} images to colorize, {job.done} already done in {args.output}")
     start = time.perf_counter()
     failures = []
     if job.todo:
@@ -92,10 +90,6 @@ def main(argv=None):
           f"{job.done} already done, {len(failures)} failed"
           + (f" (listed in {args.output / FAILURES_FILE})" if failures else "") + f"; results in {args.output}")
     return 1 if failures else 0
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 # --- the job: what to colorize, and where each result goes -----------------------------------------
@@ -125,7 +119,7 @@ def plan_job(sources, output, overwrite=False):
     names = commands.result_names(labels)
     commands.check_output_folder(output, sources, paths, [*names, FAILURES_FILE])
     remove_partial_files(output)
-    todo = [{"image": str(path), "result": str(output / name)}
+    todo = [{"image": str(path.absolute()), "result": str((output / name).absolute())}  # Ray workers have other cwds
             for path, name in zip(paths, names) if overwrite or not (output / name).exists()]
     return Job(todo, len(paths) - len(todo))
 
@@ -249,7 +243,9 @@ class RayEngine:
         self.ray = import_ray()
         self.args = args
         self.model = cli.model_path(args.model).resolve()  # workers on other machines see the same absolute path
-        inference.load_model(str(self.model))  # a missing or corrupt model: one line here, not an error in every actor
+        keras_model = inference.load_model(str(self.model))  # a missing or corrupt model: one line here, not in every actor
+        if args.temperature is not None:
+            inference.set_temperature(keras_model, args.temperature, self.model)
         self.started_here = not self.ray.is_initialized()
         if self.started_here:
             _init_ray(self.ray, args.address)
@@ -299,8 +295,8 @@ def _init_ray(ray, address):
         if address:
             ray.init(address=address, runtime_env=runtime_env, logging_level="error", log_to_driver=False)
         else:
-            ray.init(num_cpus=accel.cpu_count(), runtime_env=runtime_env, include_dashboard=False,
-                     logging_level="error", log_to_driver=False)
+            ray.init(address="local", num_cpus=accel.cpu_count(), runtime_env=runtime_env, include_dashboard=False,
+                     logging_level="error", log_to_driver=False)  # "local": a new Ray even where `ray start` ran
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise InputError(f"cannot connect to the Ray cluster at {address} ({error})") from error
     logging.getLogger("ray").setLevel(logging.ERROR)
@@ -335,5 +331,10 @@ def actor_resources(cluster, node_cpus, workers=None):
     return {"workers": workers, "num_gpus": 0, "num_cpus": share, "threads": max(1, math.ceil(share))}
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the job as Ctrl-C does: no output left half written
     cli.run(main)

@@ -2,10 +2,12 @@
 
 import csv
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -188,7 +190,9 @@ def free_port():
 def test_a_two_node_ray_cluster_runs_the_job_through_address(ray_archive, tmp_path):
     """`ray start --head`, then a second `ray start --address` on this machine: two nodes of one CPU."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RAY_AUTH_MODE": "disabled"}  # a test cluster, ours alone
+    ray_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 characters
+    # a cluster of the test's own: its files (ray_current_cluster, which `ray.init()` would find) stay out of /tmp/ray
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RAY_AUTH_MODE": "disabled", "RAY_TMPDIR": ray_dir}
     ray_cli = Path(sys.executable).with_name("ray")
     nodes = []
     try:
@@ -207,6 +211,7 @@ def test_a_two_node_ray_cluster_runs_the_job_through_address(ray_archive, tmp_pa
         for node in reversed(nodes):  # `ray stop` would stop every Ray on the machine; these are ours alone
             os.killpg(node.pid, signal.SIGTERM)
             node.wait(timeout=60)
+        shutil.rmtree(ray_dir, ignore_errors=True)
     assert result.returncode == 1, result.stderr[-3000:]
     assert "on 2 nodes with 2 CPUs" in result.stdout
     assert len(outputs(tmp_path / "out")) == 6 and len(read_failures(tmp_path / "out")) == 1
