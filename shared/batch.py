@@ -54,7 +54,7 @@ def build_parser():
     parser.add_argument("--batch-size", type=cli.positive_int, default=8, help="images per network call (default: %(default)s)")
     parser.add_argument("--engine", choices=("local", "ray"), default="local",
                         help="local: the model in this process; ray: Ray Data with a pool of model actors (default: %(default)s)")
-    parser.add_argument("--address", help="--engine ray: the Ray cluster, `auto` or `ray://host:port` "
+    parser.add_argument("--address", help="--engine ray: the Ray cluster, `auto`, `HOST:PORT` or `ray://HOST:PORT` "
                                            "(default: a Ray started on this machine for the job)")
     parser.add_argument("--workers", type=cli.positive_int,
                         help="--engine ray: model actors (default: one per GPU, else one per CPU core)")

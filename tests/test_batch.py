@@ -122,7 +122,7 @@ def test_too_small_images_are_failures_not_errors(tmp_path):
     assert failure["image"].endswith("tiny.png") and "6x5 px is below the model's 8 px minimum" in failure["reason"]
 
 
-@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_a_job_killed_midway_loses_nothing_on_the_rerun(stop, tmp_path):
     for i in range(60):
         write_image(tmp_path / "in" / f"{i // 20}" / f"{i:02d}.png", colour_image(96, 128, seed=i))
