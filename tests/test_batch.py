@@ -168,10 +168,24 @@ def ray_archive(archive):
     return archive
 
 
-def test_ray_engine_writes_what_the_local_engine_writes(ray_archive, tmp_path):
+@pytest.fixture
+def ray_env():
+    """The environment of a Ray of the test's own: its files (logs, and the ray_current_cluster that `ray.init()`
+    would find) in a temporary folder, not /tmp/ray; a short one, as Ray's socket paths must fit 107 characters."""
+    ray_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    yield {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RAY_TMPDIR": ray_dir}
+    shutil.rmtree(ray_dir, ignore_errors=True)
+
+
+def run_batch(*argv, env):
+    return subprocess.run([sys.executable, "-m", "shared.batch", *map(str, argv)], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_ray_engine_writes_what_the_local_engine_writes(ray_archive, ray_env, tmp_path):
     local = run_script("-m", "shared.batch", "--input", ray_archive, "--output", tmp_path / "local")
-    on_ray = run_script("-m", "shared.batch", "--input", ray_archive, "--output", tmp_path / "ray", "--engine", "ray",
-                        "--workers", "2", "--batch-size", "2")
+    on_ray = run_batch("--input", ray_archive, "--output", tmp_path / "ray", "--engine", "ray", "--workers", "2",
+                       "--batch-size", "2", env=ray_env)
     assert (local.returncode, on_ray.returncode) == (1, 1), on_ray.stderr[-3000:]
     assert "ray: 2 model actors" in on_ray.stdout
     expected, written = outputs(tmp_path / "local"), outputs(tmp_path / "ray")
@@ -187,12 +201,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def test_a_two_node_ray_cluster_runs_the_job_through_address(ray_archive, tmp_path):
+def test_a_two_node_ray_cluster_runs_the_job_through_address(ray_archive, ray_env, tmp_path):
     """`ray start --head`, then a second `ray start --address` on this machine: two nodes of one CPU."""
     port = free_port()
-    ray_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 characters
-    # a cluster of the test's own: its files (ray_current_cluster, which `ray.init()` would find) stay out of /tmp/ray
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "RAY_AUTH_MODE": "disabled", "RAY_TMPDIR": ray_dir}
+    env = {**ray_env, "RAY_AUTH_MODE": "disabled"}  # a test cluster on this machine, ours alone
     ray_cli = Path(sys.executable).with_name("ray")
     nodes = []
     try:
@@ -203,15 +215,12 @@ def test_a_two_node_ray_cluster_runs_the_job_through_address(ray_archive, tmp_pa
             for line in node.stdout:  # started once it says so
                 if "Ray runtime started" in line:
                     break
-        command = ["-m", "shared.batch", "--input", ray_archive, "--output", tmp_path / "out", "--engine", "ray",
-                   "--address", f"127.0.0.1:{port}", "--batch-size", "2"]
-        result = subprocess.run([sys.executable, *map(str, command)], cwd=REPO_ROOT, env=env, capture_output=True,
-                                text=True, timeout=300)
+        result = run_batch("--input", ray_archive, "--output", tmp_path / "out", "--engine", "ray",
+                           "--address", f"127.0.0.1:{port}", "--batch-size", "2", env=env)
     finally:
         for node in reversed(nodes):  # `ray stop` would stop every Ray on the machine; these are ours alone
             os.killpg(node.pid, signal.SIGTERM)
             node.wait(timeout=60)
-        shutil.rmtree(ray_dir, ignore_errors=True)
     assert result.returncode == 1, result.stderr[-3000:]
     assert "on 2 nodes with 2 CPUs" in result.stdout
     assert len(outputs(tmp_path / "out")) == 6 and len(read_failures(tmp_path / "out")) == 1
