@@ -96,13 +96,12 @@ def image_size(path):
         return None
 
 
-def list_images(source, min_side=1):
-    """Readable images from a file or a folder, sorted.
+def image_files(source):
+    """The files named like images in `source`, sorted, without opening them (see `list_images`).
 
-    `source` is an image file, a folder (searched recursively), or a text file
-    with one image path per line. Files that are not images, cannot be read or
-    are smaller than `min_side` pixels are skipped with a warning. Raises
-    InputError when nothing usable is left.
+    `source` is an image file, a folder (searched recursively, hidden files left out), or a text file
+    with one image path per line. Other files are skipped with a warning; InputError when `source`
+    does not exist.
     """
     source = Path(source)
     if not source.exists():
@@ -114,12 +113,25 @@ def list_images(source, min_side=1):
         candidates = [(source.parent / line.strip()) for line in lines if line.strip() and not line.startswith("#")]
     else:
         candidates = [source]
-
-    images = []
+    named_like_images = []
     for path in candidates:
-        if path.suffix.lower() not in IMAGE_EXTENSIONS:
-            warnings.warn(f"skipping {path}: not an image file ({', '.join(IMAGE_EXTENSIONS)})", stacklevel=2)
-            continue
+        if path.suffix.lower() in IMAGE_EXTENSIONS:
+            named_like_images.append(path)
+        else:
+            warnings.warn(f"skipping {path}: not an image file ({', '.join(IMAGE_EXTENSIONS)})", stacklevel=3)
+    return named_like_images
+
+
+def list_images(source, min_side=1):
+    """Readable images from a file or a folder, sorted.
+
+    `source` is an image file, a folder (searched recursively), or a text file
+    with one image path per line. Files that are not images, cannot be read or
+    are smaller than `min_side` pixels are skipped with a warning. Raises
+    InputError when nothing usable is left.
+    """
+    images = []
+    for path in image_files(source):
         size = image_size(path) if path.is_file() else None
         if size is None:
             warnings.warn(f"skipping {path}: cannot be read as an image", stacklevel=2)

@@ -5,8 +5,8 @@ import sys
 
 from conftest import REPO_ROOT
 
-SHARED_MODULES = ["ab_bins", "accel", "cli", "colorize", "data", "efficientnet", "evaluate", "hints", "lab", "layers",
-                  "metrics", "pretrained", "temporal", "training", "video"]
+SHARED_MODULES = ["ab_bins", "accel", "batch", "cli", "colorize", "data", "efficientnet", "evaluate", "hints", "lab",
+                  "layers", "metrics", "pretrained", "temporal", "training", "video"]
 
 
 def test_importing_shared_imports_no_tier():
