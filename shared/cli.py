@@ -3,10 +3,13 @@
 import argparse
 import csv
 import math
+import re
 import sys
 import tempfile
 import warnings
 from pathlib import Path
+
+from shared.errors import InputError
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -30,11 +33,16 @@ def positive_float(text):
     return value
 
 
+def parse_color(text):
+    """"#3a7bd5" -> (58, 123, 213); InputError otherwise."""
+    if not isinstance(text, str) or not re.fullmatch(r"#[0-9a-fA-F]{6}", text):
+        raise InputError(f"a colour must be written #rrggbb, got {text!r}")
+    return tuple(int(text[i : i + 2], 16) for i in (1, 3, 5))
+
+
 def writable_folder(folder, flag="--output"):
     """Create `folder` if needed and check that a file can be written in it, before any work
     starts; an InputError naming the flag otherwise."""
-    from shared.data import InputError
-
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -47,8 +55,6 @@ def writable_folder(folder, flag="--output"):
 
 def writable_file(path, flag):
     """Check before any work that the file `path` can be written (its folder is created)."""
-    from shared.data import InputError
-
     path = Path(path)
     if path.is_dir():
         raise InputError(f"cannot write {flag} {path}: it is a folder; give a file name")
@@ -86,8 +92,6 @@ def _format_warning(message, category, filename, lineno, line=None):
 
 def run(main, argv=None):
     """Run a script's main(argv): user errors and Ctrl-C become one line and an exit code."""
-    from shared.data import InputError
-
     warnings.formatwarning = _format_warning
     try:
         code = main(argv)
