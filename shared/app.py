@@ -41,27 +41,32 @@ def main(argv=None, prog=None):
         raise InputError(f"no trained model at {cli.model_path(args.model)}: train one with "
                          f"`{cli.train_command(args.model)}` or give another --model")
     sock = listening_socket(args.host, args.port)
+    if args.host not in LOCAL_HOSTS:
+        print(f"warning: the page has no login; anyone who can reach {args.host} on port "
+              f"{sock.getsockname()[1]} can use it", file=sys.stderr, flush=True)
     from shared import web  # TensorFlow loads here, once the flags and the port are settled
 
     limits = web.Limits(max_pixels=int(args.max_megapixels * 1e6), max_upload_bytes=int(args.max_upload_mb * 2**20))
     with web.Workspace() as workspace:
         app = web.create_app(workspace, default_model=args.model, limits=limits)
         print(f"colorize page: {address(args.host, sock.getsockname()[1])}  (Ctrl-C stops it)", flush=True)
-        if args.host not in LOCAL_HOSTS:
-            print(f"warning: the page has no login; anyone who can reach {args.host} on port "
-                  f"{sock.getsockname()[1]} can use it", file=sys.stderr, flush=True)
         print(f"temporary files: {workspace.folder} (removed when it stops)", flush=True)
-        web.serve(app, sock)
+        try:
+            web.serve(app, sock)
+        except KeyboardInterrupt:  # Ctrl-C is how it is meant to stop
+            pass
+    print("stopped; temporary files removed")
     return 0
 
 
 def listening_socket(host, port):
-    """A socket bound to (host, port), or a one-line error when that is taken or not this machine's."""
+    """A socket listening on (host, port), or a one-line error when that is taken or not this machine's."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(128)  # from now on connections wait for the server rather than being refused
     except OSError as error:
         sock.close()
         raise InputError(f"cannot listen on {host} port {port} ({error.strerror or error}); "
