@@ -44,6 +44,7 @@ def main(argv=None, prog=None):
     if args.host not in LOCAL_HOSTS:
         print(f"warning: the page has no login; anyone who can reach {args.host} on port "
               f"{sock.getsockname()[1]} can use it", file=sys.stderr, flush=True)
+    print("starting: loading TensorFlow and the model takes a few seconds...", flush=True)
     from shared import web  # TensorFlow loads here, once the flags and the port are settled
 
     limits = web.Limits(max_pixels=int(args.max_megapixels * 1e6), max_upload_bytes=int(args.max_upload_mb * 2**20))
@@ -51,10 +52,7 @@ def main(argv=None, prog=None):
         app = web.create_app(workspace, default_model=args.model, limits=limits)
         print(f"colorize page: {address(args.host, sock.getsockname()[1])}  (Ctrl-C stops it)", flush=True)
         print(f"temporary files: {workspace.folder} (removed when it stops)", flush=True)
-        try:
-            web.serve(app, sock)
-        except KeyboardInterrupt:  # Ctrl-C is how it is meant to stop
-            pass
+        web.serve(app, sock)
     print("stopped; temporary files removed")
     return 0
 

@@ -12,6 +12,7 @@ import contextlib
 import io
 import re
 import secrets
+import signal
 import shutil
 import tempfile
 import threading
@@ -374,7 +375,21 @@ def _warm_up(model, network):
         colorize.image(np.zeros((64, 64), np.uint8), model=model)
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, but Ctrl-C (or SIGTERM) only stops it: uvicorn re-raises the signal once it has
+    stopped, which interrupts the event loop as it closes and prints a traceback."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        previous = {number: signal.signal(number, self.handle_exit) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
 def serve(app, sock):
-    """Serve `app` on the bound socket `sock` until Ctrl-C (or SIGTERM)."""
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    server.run(sockets=[sock])
+    """Serve `app` on the listening socket `sock` until Ctrl-C (or SIGTERM); a second Ctrl-C does not wait
+    for requests in progress."""
+    Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])

@@ -311,3 +311,5 @@ def test_stopping_removes_its_temporary_files(server):
     assert server.folder.is_dir() and any(server.folder.iterdir())
     assert stop_server(server) == 0
     assert not server.folder.exists()
+    printed = server.log.read_text()
+    assert printed.rstrip().endswith("stopped; temporary files removed") and "Traceback" not in printed, printed
