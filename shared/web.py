@@ -187,6 +187,17 @@ def parse_hints(items):
         raise InputError(f"a hint needs x, y and color ({error})") from error
 
 
+def guidance(request, workspace):
+    """The hints and reference photo a request gives, as colorize's keyword arguments: only those given,
+    so that a model without hints works as long as the user gives none."""
+    given = {}
+    if request.get("hints"):
+        given["hints"] = parse_hints(request["hints"])
+    if request.get("reference"):
+        given["reference"] = data.read_rgb(workspace.path_of(request["reference"]))
+    return given
+
+
 def parse_temperature(value):
     if value is None:
         return None
@@ -302,11 +313,8 @@ def create_app(workspace, default_model="beta", limits=None):
 
     @app.post("/api/colorize")
     def colorize_photo(request: dict):
-        options = {"model": _model(request, models), "temperature": parse_temperature(request.get("temperature"))}
-        if request.get("hints"):
-            options["hints"] = parse_hints(request["hints"])
-        if request.get("reference"):
-            options["reference"] = data.read_rgb(workspace.path_of(request["reference"]))
+        options = {"model": _model(request, models), "temperature": parse_temperature(request.get("temperature")),
+                   **guidance(request, workspace)}
         rgb = data.read_rgb(workspace.path_of(request.get("id", "")))
         with network:
             result = colorize.image(rgb, **options)
@@ -317,9 +325,7 @@ def create_app(workspace, default_model="beta", limits=None):
         if not hasattr(colorize, "suggest"):
             return JSONResponse({"error": "this version cannot suggest colours yet; pick one with the colour picker"},
                                 status_code=501)
-        options = {"model": _model(request, models), "k": SUGGESTIONS}
-        if request.get("hints"):
-            options["hints"] = parse_hints(request["hints"])
+        options = {"model": _model(request, models), "k": SUGGESTIONS, **guidance(request, workspace)}
         rgb = data.read_rgb(workspace.path_of(request.get("id", "")))
         with network:
             colors = colorize.suggest(rgb, int(request["x"]), int(request["y"]), **options)

@@ -40,6 +40,13 @@ function options() {
   return chosen;
 }
 
+function guidance() {  // hints and reference only when given: a model without them works until then
+  const given = {};
+  if (state.hints.length) given.hints = state.hints;
+  if (state.reference) given.reference = state.reference;
+  return given;
+}
+
 // --- messages ----------------------------------------------------------------------------------
 
 function showError(error) {
@@ -83,9 +90,7 @@ async function colorizePhoto() {
   const number = ++state.colorizing;
   const started = performance.now();
   status("colorizing...");
-  const body = {id: state.upload.id, ...options()};
-  if (state.hints.length) body.hints = state.hints;
-  if (state.reference) body.reference = state.reference;
+  const body = {id: state.upload.id, ...options(), ...guidance()};
   try {
     const blob = await (await call("/api/colorize", body)).blob();
     if (number !== state.colorizing) return;
@@ -115,8 +120,7 @@ async function pickAt(point) {
   $("picker").hidden = false;
   $("picker-title").textContent = `Colour at (${point.x}, ${point.y}):`;
   $("suggestions").replaceChildren();
-  const body = {id: state.upload.id, x: point.x, y: point.y, model: $("model").value};
-  if (state.hints.length) body.hints = state.hints;
+  const body = {id: state.upload.id, x: point.x, y: point.y, model: $("model").value, ...guidance()};
   try {
     const {colors} = await (await call("/api/suggest", body)).json();
     if (state.pick !== point) return;
