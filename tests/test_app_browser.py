@@ -165,7 +165,9 @@ def test_a_clip_is_colorized_into_a_video_that_plays(visit, tmp_path):
     visit.page.wait_for_selector("#start-video", state="visible")
     visit.page.check("#side-by-side")
     visit.page.click("#start-video")
+    assert visit.page.is_visible("#video-progress")  # while it works (loading the model alone takes seconds)
     visit.page.wait_for_selector("#video-result", state="visible")
+    assert not visit.page.is_visible("#video-progress")
     playback = visit.page.evaluate(
         "async () => { const v = document.getElementById('video-result');"
         " if (v.readyState < 2) await new Promise((ok, fail) => { v.onloadeddata = ok; v.onerror = () => fail(v.error.message); });"
