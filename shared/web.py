@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 from PIL import Image
 
@@ -41,7 +42,7 @@ PAGE_FILES = {  # the page's own files: the only ones served besides the workspa
 MAX_PIXELS = 50_000_000  # a photo (or a video frame) above this is refused before it is decoded
 MAX_UPLOAD_BYTES = 500 << 20  # 500 MiB
 FILE_LIFETIME_S = 3600  # uploads and results older than this are removed
-FILE_NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{1,5}$")  # what Workspace names its files
+FILE_NAME = re.compile(r"[0-9a-f]{32}\.[a-z0-9]{1,5}")  # what Workspace names its files
 UPLOAD_SUFFIXES = {*data.IMAGE_EXTENSIONS, ".gif", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ogv", ".ogg",
                    ".mpg", ".mpeg", ".wmv"}
 SUGGESTIONS = 8
@@ -73,7 +74,7 @@ class Workspace:
 
     def path_of(self, name):
         """The file called `name` in the folder; InputError for any other name or a file that is gone."""
-        if not FILE_NAME.match(name) or not (self.folder / name).is_file():
+        if not FILE_NAME.fullmatch(str(name)) or not (self.folder / name).is_file():
             raise InputError("no such file here: it may have expired; upload it again")
         return self.folder / name
 
@@ -140,19 +141,19 @@ def _check_pixels(width, height, filename, limits, what):
 
 
 async def receive_upload(request, workspace, limits):
-    """The request's body written to a new workspace file, stopped as soon as it passes the size limit."""
+    """The request's body written to a new workspace file; InputError when it passes the size limit, after
+    the rest of the body is read and dropped (a server that answers before it has read the request
+    leaves the client with a broken connection instead of the message)."""
     filename = urllib.parse.unquote(request.headers.get("x-filename", "upload"))
-    too_large = InputError(f"{filename} is larger than this page's limit of {limits.max_upload_bytes / 2**20:g} MiB")
-    if int(request.headers.get("content-length") or 0) > limits.max_upload_bytes:
-        raise too_large
     path, size = workspace.new_path(upload_suffix(filename)), 0
     try:
         with open(path, "wb") as file:
             async for chunk in request.stream():
                 size += len(chunk)
-                if size > limits.max_upload_bytes:
-                    raise too_large
-                file.write(chunk)
+                if size <= limits.max_upload_bytes:
+                    file.write(chunk)
+        if size > limits.max_upload_bytes:
+            raise InputError(f"{filename} is larger than this page's limit of {limits.max_upload_bytes / 2**20:g} MiB")
         if size == 0:
             raise InputError(f"{filename} is empty")
     except BaseException:
@@ -298,14 +299,14 @@ def create_app(workspace, default_model="beta", limits=None):
 
     @app.get("/api/models")
     def list_models():
-        return {"models": models, "default": default_model, "suggestions": hasattr(colorize, "suggest"),
-                "max_pixels": limits.max_pixels, "max_upload_bytes": limits.max_upload_bytes}
+        return {"models": models, "default": default_model, "max_pixels": limits.max_pixels,
+                "max_upload_bytes": limits.max_upload_bytes}
 
     @app.post("/api/upload")
     async def upload(request: Request):
         path, filename = await receive_upload(request, workspace, limits)
         try:
-            description = describe_upload(path, filename, limits)
+            description = await run_in_threadpool(describe_upload, path, filename, limits)  # decoding takes a while
         except BaseException:
             path.unlink(missing_ok=True)
             raise

@@ -10,6 +10,7 @@ const state = {
   pick: null,          // {x, y} of the point being given a colour
   resultUrl: null,
   colorizing: 0,       // the latest colorize request's number; older answers are dropped
+  limits: {pixels: Infinity, bytes: Infinity},  // the server's, once it has said them
 };
 
 // --- talking to the server ---------------------------------------------------------------------
@@ -27,6 +28,9 @@ async function errorText(response) {
 }
 
 async function upload(file) {
+  if (file.size > state.limits.bytes) {  // said before sending it all; the server refuses it too
+    throw new Error(`${file.name} is larger than this page's limit of ${state.limits.bytes / 2 ** 20} MiB`);
+  }
   const response = await fetch("/api/upload", {
     method: "POST", body: file, headers: {"X-Filename": encodeURIComponent(file.name).replace(/%20/g, " ")},
   });
@@ -232,8 +236,10 @@ async function followJob(job) {
 
 async function loadModels() {
   const response = await fetch("/api/models");
-  const {models, default: chosen} = await response.json();
+  const {models, default: chosen, max_pixels: pixels, max_upload_bytes: bytes} = await response.json();
   for (const name of models) $("model").append(new Option(name, name, name === chosen, name === chosen));
+  state.limits = {pixels, bytes};
+  $("limits").textContent = `up to ${pixels / 1e6} megapixels and ${bytes / 2 ** 20} MiB`;
 }
 
 $("file").addEventListener("change", (event) => event.target.files[0] && openFile(event.target.files[0]));
