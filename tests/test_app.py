@@ -37,24 +37,35 @@ class Server:
 
 def start_server(log_path, *flags):
     """`python shared/app.py --port 0 ...` in a subprocess, once it answers; its address and folder from what it prints."""
-    log = open(log_path, "w")
-    process = subprocess.Popen([sys.executable, "shared/app.py", "--port", "0", *flags], cwd=REPO_ROOT,
-                               stdout=log, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
-    deadline = time.monotonic() + 180
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "shared/app.py", "--port", "0", *flags], cwd=REPO_ROOT,
+                                   stdout=log, stderr=subprocess.STDOUT, text=True,
+                                   env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    try:
+        return _wait_until_serving(process, Path(log_path))
+    except BaseException:  # not left running: Ctrl-C (it removes its folder), else kill
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise
+
+
+def _wait_until_serving(process, log_path, timeout_s=180):
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        printed = Path(log_path).read_text()
+        printed = log_path.read_text()
         address = re.search(r"colorize page: (http://\S+)", printed)
         folder = re.search(r"temporary files: (\S+)", printed)
         if address and folder:
-            server = Server(address.group(1), Path(folder.group(1)), process, Path(log_path))
+            server = Server(address.group(1), Path(folder.group(1)), process, log_path)
             status, _ = get(server, "/api/models")
             assert status == 200
             return server
         assert process.poll() is None, f"the server exited: {printed}"
         time.sleep(0.2)
-    process.kill()
-    raise AssertionError(f"the server did not start: {Path(log_path).read_text()}")
+    raise AssertionError(f"the server did not start: {log_path.read_text()}")
 
 
 def stop_server(server):
