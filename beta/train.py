@@ -1,6 +1,6 @@
 """Train the beta tier on a folder of photos, with augmentation.
 
-    python beta/train.py --epochs 1000        # datasets/landscapes/train and extra; Ctrl-C, then --resume
+    python beta/train.py --epochs 1000        # datasets/landscapes/train, extra and more; Ctrl-C, then --resume
 """
 
 from beta.model import build_model

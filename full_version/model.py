@@ -1,120 +1,119 @@
-"""Full version tier: beta's encoder, a global feature vector fused into every position, beta's decoder.
+"""Full version tier: an ImageNet-trained encoder, a whole-image vector fused at the bottleneck,
+a decoder that climbs back through the encoder's scales, and the user's hints.
 
-Local texture alone cannot tell a green meadow from a brown field, so the
-network also sees a summary of the whole image (Iizuka et al. 2016, "Deep
-Koalarization" 2017). One vector per image is tiled over the encoder's output,
-concatenated with it, and mixed by a 1x1 convolution (the fusion layer):
+141 landscape photos cannot teach a network what a leaf, water or a road is; a classifier trained on
+ImageNet's 1.3 million photos already knows. The encoder is EfficientNet-Lite0 with its ImageNet
+weights (shared/efficientnet.py, shipped in the repository), seeing the grayscale image as RGB.
+Its features at 1/32 of the input are pooled into one 1280-d summary of the whole image (what
+kind of scene this is), which goes through a dense layer, is tiled over the bottleneck and fused
+there (Iizuka et al. 2016). The decoder upsamples by two three times, each time concatenating the
+encoder's features of that scale (skip connections, as in a U-Net) and the user's hints pooled to
+that scale, and ends in logits over the ab bins at a quarter of the input size (shared/ab_bins.py):
 
-    l_norm (N, 256, 256, 1) -> encoder -> (N, 32, 32, 128) ----+---------------------+
-                                  global features (N, 256) <---+                     |-> fusion (N, 32, 32, 128)
-                                  dropout, tiled to 32x32 -----------------------------+     -> decoder -> bin logits (N, 64, 64, n_bins)
+    l_norm (N, S, S, 1) -> gray RGB -> EfficientNet-Lite0 -> /4 (24), /8 (40), /16 (112), /32 (1280)
+    /32 -> 1x1 conv 256 + tiled [dense(pooled 1280) + dense(palette)] -> fusion 1x1 conv 256
+        -> up, /16 skip + hints -> conv 192 -> up, /8 skip + hints -> conv 128
+        -> up, /4 skip + hints -> conv 128, conv 128 -> bin logits (N, S/4, S/4, n_bins)
 
-The encoder and decoder are beta's (beta/model.py), so a trained beta can start
-this network (`start_from_beta`): the fusion then passes beta's features through
-unchanged, and training only the global features and the fusion learns what the
-whole image adds to beta (`full_version/train.py --init-from beta`). The saved
-model decodes the logits to ab_norm (N, 256, 256, 2) (shared/ab_bins.py); with
-loss="regression" the decoder predicts ab_norm directly.
-
-The global vector comes from one of two sources (the `embedding`):
-    "learned"   the encoder's own features averaged over the image, then a dense
-                layer (D = 256): like Iizuka et al.'s, the global path shares the
-                local path's features; fully offline.
-    "imagenet"  a frozen InceptionResNetV2 classifier's 1000 class scores,
-                computed outside this model (shared/global_features.py) and fed
-                as a second input named "embedding" (D = 1000).
-A separate branch of its own convolutions from L, learned from about a hundred
-photos, memorised them and painted whole regions in one training photo's colours
-(it was this tier's first design); dropout on the vector keeps the decoder from
-leaning on it alone.
-
-The fusion layer records the embedding in the saved model, so test.py and the
-video module know what to feed it.
+Hints (shared/hints.py) are a map of ab where the user gave a colour plus a mask, and a palette (the
+ab histogram of a reference photo, with a "given" flag) added into the global vector; a model
+trained with simulated users and given none colorizes on its own. The saved model decodes the
+logits to ab_norm (N, S, S, 2) by an annealed mean.
 """
 
 import keras
-import numpy as np
 from keras import layers
 
-from beta.model import ENCODER_FILTERS, decoder_layers, encoder_layers
-from shared.ab_bins import training_loss
-from shared.data import InputError
-from shared.layers import EMBEDDINGS, TileAndConcatenate, all_layers
+from shared import efficientnet
+from shared.ab_bins import logits_head, training_loss
+from shared.hints import HINT_CHANNELS, PALETTE_SIZE, HintPrior, PalettePrior
+from shared.layers import TileAndConcatenate, conv
 
-IMAGENET_EMBEDDING_SIZE = 1000  # InceptionResNetV2's class scores
-LEARNED_EMBEDDING_SIZE = 256
-GLOBAL_DROPOUT = 0.5  # share of the global vector's entries zeroed at each training step
-
-
-def build_encoder(image_size=256):
-    """(N, S, S, 1) -> (N, S/8, S/8, 128): local features (beta's encoder)."""
-    return keras.Sequential([keras.Input(shape=(image_size, image_size, 1))] + encoder_layers(), name="encoder")
+GLOBAL_SIZE = 256  # the fused whole-image vector
+GLOBAL_DROPOUT = 0.2  # share of the global vector's entries zeroed at each training step
+DECODER_FILTERS = {16: 192, 8: 128, 4: 128}  # stride -> channels of the decoder at that scale
+HINT_FILTERS = 32  # channels the hints get at each scale
 
 
-def build_global_features(feature_size=32):
-    """(N, F, F, 128) encoder features -> (N, 256): the learned summary of the whole image."""
-    return keras.Sequential(
-        [
-            keras.Input(shape=(feature_size, feature_size, ENCODER_FILTERS)),
-            layers.GlobalAveragePooling2D(),
-            layers.Dense(LEARNED_EMBEDDING_SIZE, activation="relu"),
-        ],
-        name="global_features",
-    )
-
-
-def build_decoder(feature_size=32, loss="classification"):
-    """(N, F, F, 128) -> bin logits (N, 2F, 2F, n_bins), or with loss="regression" ab_norm (N, 8F, 8F, 2)."""
-    return keras.Sequential(
-        [keras.Input(shape=(feature_size, feature_size, ENCODER_FILTERS))] + decoder_layers(loss), name="decoder"
-    )
-
-
-def build_model(image_size=256, learning_rate=1e-3, embedding="learned", loss="classification", class_weights=None):
-    """The full network, compiled with Adam and the loss (shared/ab_bins.py: classification or regression).
-
-    Inputs: "l_norm" (N, S, S, 1), plus "embedding" (N, 1000) when embedding="imagenet".
-    """
-    if embedding not in EMBEDDINGS:
-        raise ValueError(f"embedding must be one of {EMBEDDINGS}, got {embedding!r}")
-    if image_size % 8:
-        raise ValueError(f"image_size must be a multiple of 8, got {image_size}")
+def build_encoder(image_size):
+    """l_norm (N, S, S, 1) -> EfficientNet-Lite0's features {stride: (N, S/stride, S/stride, C)} for
+    strides 4, 8, 16, 32, the ImageNet weights loaded and frozen (BatchNorm in inference mode)."""
+    classifier = efficientnet.build_classifier((image_size, image_size, 3))
+    strides = {stride: name for name, stride in efficientnet.FEATURE_STRIDES.items() if stride >= 4}
+    features = keras.Model(classifier.input, [classifier.get_layer(strides[s]).output for s in sorted(strides)],
+                           name="encoder")
+    features.trainable = False
     l_norm = keras.Input(shape=(image_size, image_size, 1), name="l_norm")
-    local_features = build_encoder(image_size)(l_norm)
-    if embedding == "learned":
-        inputs = l_norm
-        global_vector = build_global_features(image_size // 8)(local_features)
-    else:
-        global_vector = keras.Input(shape=(IMAGENET_EMBEDDING_SIZE,), name="embedding")
-        inputs = [l_norm, global_vector]
+    gray = layers.Rescaling(255.0 / 128.0, offset=-127.0 / 128.0, name="gray_to_encoder_range")(l_norm)  # L*2.55 ~ gray
+    rgb = layers.Concatenate(name="gray_rgb")([gray, gray, gray])
+    return l_norm, dict(zip(sorted(strides), features(rgb)))
 
-    global_vector = layers.Dropout(GLOBAL_DROPOUT, name="global_dropout")(global_vector)
-    fused = TileAndConcatenate(embedding, name="tile_and_concatenate")([local_features, global_vector])
-    fused = layers.Conv2D(ENCODER_FILTERS, 1, activation="relu", name="fusion")(fused)
-    output = build_decoder(image_size // 8, loss)(fused)
 
-    model = keras.Model(inputs, output, name="full_version")
+def hint_features(hints):
+    """The hint map (N, S, S, 3) -> {stride: features (N, S/stride, S/stride, 32)} for strides 4, 8, 16."""
+    pooled = layers.AveragePooling2D(4, name="hints_at_4")(hints)
+    by_stride = {4: conv(HINT_FILTERS, name="hints_conv_4")(pooled)}
+    for stride in (8, 16):
+        by_stride[stride] = conv(HINT_FILTERS, strides=2, name=f"hints_conv_{stride}")(by_stride[stride // 2])
+    return by_stride
+
+
+def global_vector(pooled_features, palette):
+    """What the whole image is (pooled ImageNet features) plus the reference palette -> (N, 256)."""
+    scene = layers.Dense(GLOBAL_SIZE, name="scene")(pooled_features)
+    colours = layers.Dense(GLOBAL_SIZE, name="palette_features")(palette)
+    vector = layers.ReLU(name="global_features")(layers.Add()([scene, colours]))
+    return layers.Dropout(GLOBAL_DROPOUT, name="global_dropout")(vector)
+
+
+def guidance_priors(l_norm, encoded, hints, palette):
+    """What the user's hints and reference palette add to the bin logits at 1/4, zero without them
+    (shared/hints.py): each hint spreads over the cells like it in ImageNet features and lightness."""
+    features = layers.Concatenate(name="affinity_features")(
+        [encoded[8], layers.UpSampling2D(2, name="affinity_16_to_8")(encoded[16])])
+    l_cells = layers.AveragePooling2D(8, name="l_at_8")(l_norm)
+    hint_prior = HintPrior(name="hint_prior")([features, l_cells, hints])
+    hint_prior = layers.UpSampling2D(2, interpolation="bilinear", name="hint_prior_at_4")(hint_prior)
+    palette_prior = PalettePrior(name="palette_prior")(palette)  # (N, 1, 1, n_bins)
+    return hint_prior + palette_prior  # the palette's prior is the same at every position
+
+
+def build_model(image_size=224, learning_rate=3e-4, loss="classification", class_weights=None):
+    """The full network, compiled with Adam and the classification loss (rebalanced cross-entropy).
+
+    Inputs: "l_norm" (N, S, S, 1), "hints" (N, S, S, 3), "palette" (N, n_bins + 1).
+    """
+    if loss != "classification":
+        raise ValueError("full_version predicts colour classes: train it with --loss classification")
+    if image_size % 32:
+        raise ValueError(f"image_size must be a multiple of 32, got {image_size}")
+    l_norm, encoded = build_encoder(image_size)
+    hints = keras.Input(shape=(image_size, image_size, HINT_CHANNELS), name="hints")
+    palette = keras.Input(shape=(PALETTE_SIZE,), name="palette")
+    hinted = hint_features(hints)
+
+    vector = global_vector(layers.GlobalAveragePooling2D(name="pool")(encoded[32]), palette)
+    bottleneck = layers.Conv2D(GLOBAL_SIZE, 1, activation="relu", name="bottleneck")(encoded[32])
+    fused = TileAndConcatenate("efficientnet", name="tile_and_concatenate")([bottleneck, vector])
+    x = layers.Conv2D(GLOBAL_SIZE, 1, activation="relu", name="fusion")(fused)
+    for stride in (16, 8, 4):
+        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up_to_{stride}")(x)
+        x = layers.Concatenate(name=f"skip_{stride}")([x, encoded[stride], hinted[stride]])
+        x = conv(DECODER_FILTERS[stride], name=f"decoder_{stride}")(x)
+    x = conv(DECODER_FILTERS[4], name="decoder_4b")(x)
+    logits = layers.Add(name="guided_logits")([logits_head()(x), guidance_priors(l_norm, encoded, hints, palette)])
+
+    model = keras.Model({"l_norm": l_norm, "hints": hints, "palette": palette}, logits, name="full_version")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=training_loss(loss, class_weights))
     return model
 
 
-def start_from_beta(model, beta_model, freeze=True):
-    """Copy a trained beta's encoder and decoder weights into `model`, and set the fusion to pass the
-    encoder's features through unchanged (the global vector's weights start at zero): `model` then
-    colorizes exactly as beta does, and training adds what the global vector tells. freeze=True keeps
-    the encoder and decoder as beta trained them (recompile `model` before training: Keras reads
-    which weights train when it compiles)."""
-    beta_layers = [layer for layer in all_layers(beta_model) if layer.weights and not hasattr(layer, "layers")]
-    own_layers = [layer for name in ("encoder", "decoder") for layer in model.get_layer(name).layers if layer.weights]
-    beta_shapes = [[tuple(w.shape) for w in layer.weights] for layer in beta_layers]
-    if beta_shapes != [[tuple(w.shape) for w in layer.weights] for layer in own_layers]:
-        raise InputError(f"{beta_model.name} is not a beta model trained with this loss: its layers do not match "
-                         "full_version's encoder and decoder")
-    for source, target in zip(beta_layers, own_layers):
-        target.set_weights(source.get_weights())
-    fusion = model.get_layer("fusion")
-    kernel = np.zeros(fusion.kernel.shape, dtype="float32")  # (1, 1, 128 + D, 128)
-    kernel[0, 0, :ENCODER_FILTERS, :] = np.eye(ENCODER_FILTERS)  # the encoder's ReLU output stays as it is
-    fusion.set_weights([kernel, np.zeros(ENCODER_FILTERS, dtype="float32")])
-    for name in ("encoder", "decoder"):
-        model.get_layer(name).trainable = not freeze
+def unfreeze_encoder(model, learning_rate):
+    """Fine-tune the encoder too, its BatchNorm statistics kept as ImageNet left them; recompiled."""
+    encoder = model.get_layer("encoder")
+    encoder.trainable = True
+    for layer in encoder.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=model.loss)
+    return model

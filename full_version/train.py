@@ -1,86 +1,84 @@
-"""Train the full_version tier (encoder + global features + decoder) on a folder of photos.
+"""Train the full_version tier: EfficientNet-Lite0's ImageNet features, a decoder, and simulated users' hints.
 
-    python full_version/train.py --epochs 1000                 # datasets/landscapes/train and extra; Ctrl-C, then --resume
-    python full_version/train.py --embedding imagenet          # InceptionResNetV2 features (downloads ~220 MB once)
-    python full_version/train.py --embedding learned           # fully offline
-    python full_version/train.py --init-from beta              # start from a trained beta, train the global part
+    python full_version/train.py --epochs 100          # datasets/landscapes/train, extra and more; Ctrl-C, then --resume
+    python full_version/train.py --init-from full_version --fine-tune --learning-rate 3e-5 --model-out models/full_version_ft.keras
 
-`--embedding auto` (the default) uses the ImageNet features when their weights
-are already in Keras's cache, and the learned global features otherwise.
+The encoder's ImageNet weights ship with the project (shared/weights/), so this
+runs offline. It first trains with the encoder frozen (everything but the
+encoder learns); `--fine-tune` trains the encoder too, its BatchNorm statistics
+kept as ImageNet left them, best from a frozen-encoder model (`--init-from`)
+with a lower learning rate. Every training image gets a simulated user's hints
+(shared/hints.py), drawn anew each epoch; validation gives none, so the best
+model is the best automatic colorizer.
 """
 
 from functools import partial
 
-import keras
-
-from full_version.model import build_model, start_from_beta
-from shared import cli, commands, data, training
+from full_version.model import build_model, unfreeze_encoder
+from shared import cli, commands, data, hints
 from shared.data import InputError
-from shared.global_features import EmbeddingCache, ImagenetEmbedder, cache_path, choose_embedding
-from shared.inference import load_keras_file, load_model
-from shared.layers import embedding_of
+from shared.inference import load_model
+from shared.layers import all_layers
+
+DEFAULT_IMAGE_SIZE = 192  # px: EfficientNet's features at 1/32 are 6x6; 224 trains 2x slower on a 2-core CPU
 
 
-def main(argv=None, embedder=None):
-    """`embedder` replaces the ImageNet classifier (tests use one without downloaded weights)."""
-    parser = commands.build_train_parser("full_version", "Train the full_version tier on a folder of photos.")
+def main(argv=None):
+    parser = commands.build_train_parser("full_version", "Train the full_version tier on a folder of photos.",
+                                         image_size=DEFAULT_IMAGE_SIZE)
     parser.add_argument(
-        "--embedding", choices=("auto", "learned", "imagenet"), default="auto",
-        help="where the global features come from: a frozen ImageNet classifier or a branch trained "
-             "with the rest; auto = imagenet if its weights are already downloaded (default: %(default)s)",
+        "--init-from", metavar="MODEL",
+        help="start from a trained full_version model (`full_version`: your models/full_version.keras, else the "
+             "shipped one; or a .keras path) instead of ImageNet's encoder and a random decoder",
     )
     parser.add_argument(
-        "--init-from", metavar="BETA",
-        help="start from a trained beta model (`beta`: your models/beta.keras, else the shipped one; or a "
-             ".keras path) and train only what full_version adds, the global features and the fusion: beta's "
-             "encoder and decoder stay as they are, so training begins at beta's colours (default: train "
-             "everything from random weights)",
+        "--fine-tune", action="store_true",
+        help="train the ImageNet encoder too (its BatchNorm statistics stay as ImageNet left them); "
+             "best with --init-from a frozen-encoder model and a lower --learning-rate such as 3e-5",
     )
     args = parser.parse_args(argv)
     if args.init_from and args.resume:
         raise InputError("--init-from starts a new training; --resume continues one: give only one of them")
-    embedding = resumed_embedding(args) or choose_embedding(args.embedding)
-    print(f"global features: {embedding}")
-
-    make_dataset, build = None, partial(build_model, embedding=embedding)
-    if embedding == "imagenet":
-        embedder = embedder or ImagenetEmbedder(batch_size=args.batch_size)
-        make_dataset = partial(imagenet_dataset, cache=EmbeddingCache(cache_path(args.model_out), embedder))
-        build = partial(build_after_embedding, embedder=embedder)
-    if args.init_from:
-        build = partial(build_from_beta, build=build, beta_model=load_model(args.init_from))
-    commands.train_on_folder(args, build, make_dataset=make_dataset)
+    if args.loss != "classification":
+        raise InputError("full_version predicts colour classes; --loss regression is for alpha and beta")
+    start = check_design(load_model(args.init_from)) if args.init_from else None
+    build = partial(build_for_training, start=start, fine_tune=args.fine_tune)
+    commands.train_on_folder(args, build, make_dataset=hinted_dataset)
     return 0
 
 
-def build_after_embedding(image_size, learning_rate, *, embedder, **loss_options):
-    """Called once the datasets exist, so every vector is cached: free the classifier before training."""
-    embedder.release()
-    return build_model(image_size, learning_rate, embedding="imagenet", **loss_options)
+def build_for_training(image_size, learning_rate, *, start=None, fine_tune=False, **loss_options):
+    model = build_model(image_size, learning_rate, **loss_options)
+    if start is not None:
+        copy_weights(start, model)
+    return unfreeze_encoder(model, learning_rate) if fine_tune else model
 
 
-def build_from_beta(image_size, learning_rate, *, build, beta_model, **loss_options):
-    model = build(image_size, learning_rate, **loss_options)
-    start_from_beta(model, beta_model, freeze=True)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=model.loss)  # only the unfrozen weights train
-    return model
+def check_design(source):
+    """`source` if it is a full_version model of this design, else an InputError saying so."""
+    if not hints.takes_hints(source) or "encoder" not in {layer.name for layer in source.layers}:
+        raise InputError(f"{source.name} is not a full_version model of this design (EfficientNet-Lite0 encoder, "
+                         "hints): --init-from takes one that full_version/train.py trained")
+    return source
 
 
-def imagenet_dataset(paths, image_size, batch_size, augment=False, shuffle=False, *, cache):
-    """Batches of ({"l_norm", "embedding"}, ab_norm); each image's vector is computed once, then read from disk."""
-    vectors = cache.vectors(paths, image_size, batch_size)
-    return data.make_dataset(paths, image_size, batch_size, augment=augment, shuffle=shuffle, embeddings=vectors)
+def copy_weights(source, target):
+    """Set every layer of `target` that has weights from the layer of the same name in `source`."""
+    source_layers = {layer.name: layer for layer in all_layers(source)}
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        match = source_layers.get(layer.name)
+        if match is None or [w.shape for w in match.weights] != [w.shape for w in layer.weights]:
+            raise InputError(f"{source.name} is not a full_version model of this design (EfficientNet-Lite0 "
+                             f"encoder): it has no layer {layer.name!r} of the same shape")
+        layer.set_weights(match.get_weights())
 
 
-def resumed_embedding(args):
-    """With --resume, the embedding the interrupted training used (it must not change midway)."""
-    state = training.side_files(args.model_out)["state"]
-    if not args.resume or not state.exists():
-        return None  # fit() explains a missing state
-    embedding = embedding_of(load_keras_file(state))
-    if args.embedding not in ("auto", embedding):
-        raise InputError(f"the training to resume used --embedding {embedding}, not {args.embedding}")
-    return embedding
+def hinted_dataset(paths, image_size, batch_size, augment=False, shuffle=False, **options):
+    """Training batches carry a simulated user's hints; validation batches (not augmented) none."""
+    hints = "simulated" if augment else "none"
+    return data.make_dataset(paths, image_size, batch_size, augment=augment, shuffle=shuffle, hints=hints, **options)
 
 
 if __name__ == "__main__":

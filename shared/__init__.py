@@ -1,4 +1,4 @@
-"""What the tiers share: the library (lab, ab_bins, layers, data, global_features, training, accel,
+"""What the tiers share: the library (lab, ab_bins, layers, efficientnet, hints, data, training, accel,
 inference, colorize, metrics, temporal, figures, pretrained) and the programs (commands, cli, video,
 evaluate, app, console). `from shared import colorize` is the one-call API. shared/ never imports a tier."""
 

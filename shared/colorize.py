@@ -3,6 +3,8 @@
     from shared import colorize
     rgb = colorize.image("old_photo.jpg")                        # uint8 RGB, the photo's size (shipped beta)
     rgb = colorize.image(gray_array, model="full_version", temperature=0.4)
+    rgb = colorize.image("old_photo.jpg", model="full_version", hints=[(120, 40, (58, 123, 213))], reference="sea.jpg")
+    colorize.suggest("old_photo.jpg", 120, 40, model="full_version")   # 8 likely colours at that pixel
     colorize.video("film.mp4", "film_colour.mp4", model="beta")  # the options of shared/video.py
 
 `model` is a tier name (your own models/<tier>.keras, else the shipped
@@ -16,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from shared import data, inference
+from shared import hints as hints_module
 from shared import video as video_module
 
 
@@ -25,19 +28,39 @@ def colorizer(model="beta", temperature=None, batch_size=8):
     return inference.load_colorizer(str(model), batch_size, temperature)
 
 
-def image(source, model="beta", temperature=None):
+def image(source, model="beta", temperature=None, hints=None, reference=None):
     """A photo -> its colorized version, uint8 RGB of the same height and width.
 
     `source`: an image file, or an array: HxW grayscale or HxWx3 RGB, uint8 or float in [0, 1].
     `temperature`: for classification models, lower is more vivid, higher calmer.
+    `hints`: colours the user wants, [(x, y, (r, g, b)), ...], x the column and y the row in the
+    source's pixels, 8-bit RGB (its chroma is used, at that pixel's own lightness).
+    `reference`: an image file or array whose colours set the palette.
+    Hints and a reference need a model trained with them (the shipped full_version).
     """
-    return images([source], model, temperature)[0]
+    return images([source], model, temperature, hints, reference)[0]
 
 
-def images(sources, model="beta", temperature=None):
-    """`image` for several photos at once (batched through the network); a list of uint8 RGB arrays."""
+def images(sources, model="beta", temperature=None, hints=None, reference=None):
+    """`image` for several photos at once (batched through the network); a list of uint8 RGB arrays.
+    `hints` apply to every photo; `reference` sets every photo's palette."""
     rgbs = [_as_rgb(source) for source in sources]
-    return colorizer(model, temperature).colorize(rgbs)
+    points = [_checked(hints, rgb) for rgb in rgbs] if hints else None
+    reference = None if reference is None else _as_rgb(reference)
+    return colorizer(model, temperature).colorize(rgbs, points, reference)
+
+
+def suggest(source, x, y, k=8, model="beta", hints=None, reference=None, temperature=None):
+    """The k most likely colours at pixel (x, y) (column, row) of `source`, as 8-bit RGB tuples at that
+    pixel's lightness, most likely first: from the model's predicted distribution there, given
+    `hints` and `reference` as in `image`."""
+    rgb = _as_rgb(source)
+    reference = None if reference is None else _as_rgb(reference)
+    return colorizer(model, temperature).suggest(rgb, x, y, k, _checked(hints, rgb), reference)
+
+
+def _checked(points, rgb):
+    return hints_module.check_points(points, *rgb.shape[:2])
 
 
 def video(source, output=None, model="beta", **options):

@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from shared import ab_bins, accel, cli, data, figures, inference, lab, metrics, training
-from shared.data import InputError, input_labels, list_images, read_images
+from shared import ab_bins, accel, cli, data, figures, hints, inference, lab, metrics, training
+from shared.data import InputError, input_labels, list_images, read_images, read_rgb
 
 
 FIGURE_ROWS = 16  # at most this many images in the comparison figure
@@ -65,7 +65,25 @@ def build_test_parser(tier, default_input):
     parser.add_argument("--batch-size", type=cli.positive_int, default=8)
     add_temperature_argument(parser)
     add_precision_argument(parser)
+    add_hint_arguments(parser)
     return parser
+
+
+def add_hint_arguments(parser):
+    parser.add_argument("--hints", type=Path, metavar="JSON",
+                        help='colours you want at points of one photo: a JSON list of {"x": 120, "y": 40, "color": '
+                             '"#3a7bd5"} (x the column, y the row, in the photo\'s pixels; models trained with hints)')
+    parser.add_argument("--reference", type=Path, metavar="IMAGE",
+                        help="a photo whose colours set the palette (models trained with hints)")
+
+
+def read_guidance(args, n_images):
+    """(hints as [(x, y, (r, g, b))] or None, reference uint8 RGB or None) from --hints and --reference."""
+    if args.hints is not None and n_images != 1:
+        raise InputError(f"--hints are points of one photo: give one --input photo, not {n_images}")
+    points = [(x, y, colour) for _, x, y, colour in hints.read_hints_file(args.hints)] if args.hints else None
+    reference = read_rgb(args.reference) if args.reference is not None else None
+    return points, reference
 
 
 def add_precision_argument(parser, default=accel.COLORIZING_PRECISION):
@@ -94,6 +112,8 @@ def run_test(tier, default_input, argv=None, colorizer=None):
     labels = dict(zip(paths, input_labels(paths, args.input)))
     names = dict(zip(paths, result_names(labels.values())))
     check_output_folder(args.output, [args.input], paths, [*names.values(), "metrics.csv", "comparison.png"])
+    points, reference = read_guidance(args, len(paths))
+    colorizer.check_guidance(points, reference)
 
     rows, figure_rows = [], []
     with tqdm(total=len(paths), unit="image", dynamic_ncols=True) as bar:
@@ -101,7 +121,9 @@ def run_test(tier, default_input, argv=None, colorizer=None):
             readable = list(read_images(paths[start : start + args.batch_size]))  # broken files: warned, skipped
             chunk, originals = [p for p, _ in readable], [rgb for _, rgb in readable]
             bar.update(len(paths[start : start + args.batch_size]) - len(readable))
-            for path, original, result in zip(chunk, originals, colorizer.colorize(originals)):
+            chunk_points = None if points is None else [hints.check_points(points, *o.shape[:2]) for o in originals]
+            results = colorizer.colorize(originals, chunk_points, reference)
+            for path, original, result in zip(chunk, originals, results):
                 save_png(result, args.output / names[path])
                 gray = lab.gray_rgb(original)
                 row = {"image": labels[path], **metrics.image_metrics(result, original), "psnr_grayscale": metrics.psnr(gray, original)}

@@ -250,16 +250,16 @@ def to_network_pair_tf(rgb):
     return lab.split_lab_tf(lab.rgb_to_lab_tf(rgb))
 
 
-def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=False, seed=None, embeddings=None,
-                 cache="auto", decode="auto"):
+def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=False, seed=None, cache="auto",
+                 decode="auto", hints=None):
     """A `tf.data.Dataset` of (l_norm, ab_norm) batches streamed from image files.
 
     Each image is squashed to image_size x image_size (as test time does), then
     augmented if asked. Decoding and augmentation run in parallel threads and
-    are prefetched while the model trains. With `embeddings` (one row per path:
-    full_version's ImageNet vectors) the batches are
-    ({"l_norm": (N, S, S, 1), "embedding": (N, D)}, ab_norm), each row staying
-    with its image through shuffling. Where TensorFlow is not installed (Keras
+    are prefetched while the model trains. With `hints` (a model that takes hints,
+    shared/hints.py) they are ({"l_norm", "hints", "palette"}, ab_norm):
+    hints="simulated" draws a simulated user's points and palette for every
+    image anew each epoch, hints="none" gives none (the automatic task). Where TensorFlow is not installed (Keras
     on PyTorch, say, on a GPU machine) the same batches come from `PhotoBatches`.
 
     Speed options (benchmarks/speed.py measures them): `decode="auto"` decodes
@@ -270,44 +270,43 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
     so when they take at most CACHE_LIMIT_BYTES, so large sets keep streaming in
     flat memory.
     """
-    if embeddings is not None:
-        embeddings = np.asarray(embeddings, np.float32)
-        if len(embeddings) != len(paths):
-            raise ValueError(f"{len(paths)} images but {len(embeddings)} embeddings")
+    if hints not in (None, "simulated", "none"):
+        raise ValueError(f"hints must be None, 'simulated' or 'none', got {hints!r}")
     try:
         import tensorflow as tf
     except ImportError:
-        return PhotoBatches(paths, image_size, batch_size, augment, shuffle, seed, embeddings)
+        return PhotoBatches(paths, image_size, batch_size, augment, shuffle, seed, hints)
 
     size = [image_size, image_size]
     if cache == "auto":
         cache = len(paths) * image_size * image_size * 3 * 4 <= CACHE_LIMIT_BYTES
     in_graph = [decode != "pillow" and graph_decodable(p) for p in paths]
 
-    def read(path, in_graph, *embedding):
-        return (_decode_tf(path, in_graph), *embedding)
+    def read(path, in_graph):
+        return _decode_tf(path, in_graph)
 
-    def readable(rgb, *embedding):  # a file that broke in Pillow is 0x0 (warned in _read_or_empty): skipped
+    def readable(rgb):  # a file that broke in Pillow is 0x0 (warned in _read_or_empty): skipped
         return tf.size(rgb) > 0
 
-    def resized(rgb, *embedding):
-        return (tf.image.resize(rgb, size, antialias=True), *embedding)
+    def resized(rgb):
+        return tf.image.resize(rgb, size, antialias=True)
 
     def decoded(dataset):
         dataset = dataset.map(read, num_parallel_calls=autotune, deterministic=not shuffle)
         dataset = dataset.ignore_errors(log_warning=True)  # backstop: graph decoding of a file broken midway
         return dataset.filter(readable).map(resized, num_parallel_calls=autotune, deterministic=not shuffle)
 
-    def pair(rgb, *embedding):
+    def pair(rgb):
         if augment:
             rgb = random_affine_tf(rgb)
         l_norm, ab_norm = to_network_pair_tf(rgb)
-        return ({"l_norm": l_norm, "embedding": embedding[0]}, ab_norm) if embedding else (l_norm, ab_norm)
+        if hints is not None:
+            return {"l_norm": l_norm, **hint_inputs_tf(ab_norm, simulate=hints == "simulated")}, ab_norm
+        return l_norm, ab_norm
 
     autotune = tf.data.AUTOTUNE
     path_strings = [str(p) for p in paths]
-    columns = (path_strings, in_graph) if embeddings is None else (path_strings, in_graph, embeddings)
-    dataset = tf.data.Dataset.from_tensor_slices(columns)
+    dataset = tf.data.Dataset.from_tensor_slices((path_strings, in_graph))
     if cache:  # decode once, in file order, then shuffle what is cached (a cache after shuffle would freeze its order)
         dataset = decoded(dataset).cache()
     if shuffle:
@@ -316,6 +315,30 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
         dataset = decoded(dataset)
     dataset = dataset.map(pair, num_parallel_calls=autotune, deterministic=not shuffle)
     return dataset.batch(batch_size).prefetch(autotune)
+
+
+def simulated_user_np(ab_norm):
+    """shared.hints.simulated_user with a generator drawn from NumPy's global state, which
+    `keras.utils.set_random_seed` (train.py's --seed) seeds, as it does the augmentation."""
+    from shared import hints
+
+    return hints.simulated_user(ab_norm, np.random.default_rng(np.random.randint(2**31)))
+
+
+def hint_inputs_tf(ab_norm, simulate):
+    """{"hints": (H, W, 3), "palette": (n_bins + 1,)} for one image: a simulated user's, or none."""
+    import tensorflow as tf
+
+    from shared.hints import HINT_CHANNELS, PALETTE_SIZE
+
+    height, width = tf.shape(ab_norm)[0], tf.shape(ab_norm)[1]
+    if simulate:
+        hint_map, palette = tf.numpy_function(simulated_user_np, [ab_norm], [tf.float32, tf.float32], stateful=True)
+    else:
+        hint_map, palette = tf.zeros([height, width, HINT_CHANNELS]), tf.zeros([PALETTE_SIZE])
+    hint_map.set_shape(ab_norm.shape[:-1] + [HINT_CHANNELS])
+    palette.set_shape([PALETTE_SIZE])
+    return {"hints": hint_map, "palette": palette}
 
 
 def is_endless(dataset):
@@ -351,10 +374,10 @@ class PhotoBatches(keras.utils.PyDataset):
     photos are decoded anew each epoch. Augmentation is drawn anew each time.
     """
 
-    def __init__(self, paths, image_size, batch_size, augment, shuffle, seed=None, embeddings=None):
+    def __init__(self, paths, image_size, batch_size, augment, shuffle, seed=None, hints=None):
         super().__init__(workers=os.cpu_count() or 1, use_multiprocessing=False)
         self.paths, self.image_size, self.batch_size = list(paths), image_size, batch_size
-        self.augment, self.shuffle, self.embeddings = augment, shuffle, embeddings
+        self.augment, self.shuffle, self.hints = augment, shuffle, hints
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(self.paths)) if shuffle else np.arange(len(self.paths))
         self.resized = {}  # path index -> uint8 RGB at image_size x image_size
@@ -373,12 +396,11 @@ class PhotoBatches(keras.utils.PyDataset):
                 rgbs[i] = rgb
         if not rgbs:
             raise InputError(f"none of the {len(self.paths)} training images can be decoded")
-        chosen = list(rgbs)
         pairs = [lab.split_lab(lab.rgb_to_lab_fast(rgb)) for rgb in rgbs.values()]
         l_norm, ab_norm = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
-        if self.embeddings is None:
-            return l_norm, ab_norm
-        return {"l_norm": l_norm, "embedding": self.embeddings[chosen]}, ab_norm
+        if self.hints is not None:
+            return {"l_norm": l_norm, **self._hint_inputs(ab_norm)}, ab_norm
+        return l_norm, ab_norm
 
     def _load(self, index):
         """Photo `index` at the training size, augmented if asked; None (warned once) if it cannot be decoded."""
@@ -397,6 +419,15 @@ class PhotoBatches(keras.utils.PyDataset):
             flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
             rgb = cv2.warpAffine(rgb, transform[:6].reshape(2, 3), size, flags=flags, borderMode=cv2.BORDER_REFLECT)
         return rgb
+
+    def _hint_inputs(self, ab_norm):
+        from shared import hints
+
+        if self.hints == "simulated":
+            users = [hints.simulated_user(ab, self.rng) for ab in ab_norm]
+            return {"hints": np.stack([u[0] for u in users]), "palette": np.stack([u[1] for u in users])}
+        return {"hints": np.zeros((*ab_norm.shape[:-1], hints.HINT_CHANNELS), np.float32),
+                "palette": np.zeros((len(ab_norm), hints.PALETTE_SIZE), np.float32)}
 
     def on_epoch_end(self):
         if self.shuffle:

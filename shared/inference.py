@@ -14,9 +14,8 @@ import cv2
 import keras
 import numpy as np
 
-from shared import ab_bins, accel, cli, lab
+from shared import ab_bins, accel, cli, hints, lab
 from shared.data import InputError
-from shared.global_features import ImagenetEmbedder
 from shared.layers import embedding_of, total_stride
 
 
@@ -29,13 +28,18 @@ def pad_to_multiple(image, multiple):
 class Colorizer:
     """Wraps a trained Keras model: `predict_ab` maps L images to ab at their own sizes."""
 
-    def __init__(self, model, batch_size=8, embedder=None):
+    def __init__(self, model, batch_size=8):
         self.model, self.batch_size = model, batch_size
-        height, width = model.inputs[0].shape[1:3]
+        l_input = dict(zip(hints.input_names(model), model.inputs)).get("l_norm", model.inputs[0])
+        height, width = l_input.shape[1:3]
         self.working_size = (height, width) if height and width else None  # None: fully convolutional
         self.min_side = total_stride(model)
-        self.embedding = embedding_of(model)  # None, "learned" or "imagenet"
-        self.embedder = embedder  # ImageNet vectors, made on first use when the model needs them
+        if embedding_of(model) == "imagenet":
+            raise InputError(f"{model.name} takes InceptionResNetV2's class scores, which the project no longer "
+                             "computes (its weights could not be had offline): train a new one with "
+                             "`python full_version/train.py` or use the shipped full_version")
+        self.takes_hints = hints.takes_hints(model)
+        self._logits_model = None  # inputs -> bin logits, made on first `suggest`
 
     def check_size(self, height, width, name="image"):
         if min(height, width) < self.min_side:
@@ -43,20 +47,41 @@ class Colorizer:
                 f"{name} is {width}x{height} px; this model needs at least {self.min_side}x{self.min_side}"
             )
 
-    def network_inputs(self, l_norm):
-        """The model's inputs for a batch of l_norm (N, h, w, 1), plus the ImageNet vectors of a model
-        whose global features come from there (full_version --embedding imagenet)."""
-        if self.embedding != "imagenet":
+    def network_inputs(self, l_norm, hint_maps=None, palettes=None):
+        """The model's inputs for a batch of l_norm (N, h, w, 1): with a model that takes hints, the hint
+        maps (N, h, w, 3) and palettes (N, n_bins + 1), none where not given."""
+        if not self.takes_hints:
             return l_norm
-        if self.embedder is None:
-            self.embedder = ImagenetEmbedder(batch_size=self.batch_size)
-        return {"l_norm": l_norm, "embedding": self.embedder(list(l_norm[..., 0] * lab.L_SCALE))}
+        count, size = len(l_norm), l_norm.shape[1:3]
+        no_hints = np.zeros((count, *size, hints.HINT_CHANNELS), np.float32)
+        no_palette = np.zeros((count, hints.PALETTE_SIZE), np.float32)
+        return {"l_norm": l_norm, "hints": no_hints if hint_maps is None else hint_maps,
+                "palette": no_palette if palettes is None else palettes}
 
-    def predict_ab(self, l_channels):
-        """L images (each HxW, L in [0, 100]) -> ab_norm images (each HxWx2, in [-1, 1])."""
+    def check_guidance(self, points, reference):
+        if (points or reference is not None) and not self.takes_hints:
+            raise InputError(f"{self.model.name} does not take hints or a reference palette: use a model trained "
+                             "with them (the shipped full_version)")
+
+    def guidance_inputs(self, indices, l_channels, points, reference):
+        """Hint maps and palettes for the images `indices` (None where nothing is given)."""
+        hint_maps = palettes = None
+        if points is not None:
+            hint_maps = np.stack([hints.hint_map(points[i], l_channels[i].shape, self.working_size) for i in indices])
+        if reference is not None:
+            palettes = np.repeat(hints.reference_palette(reference)[None], len(indices), axis=0)
+        return hint_maps, palettes
+
+    def predict_ab(self, l_channels, points=None, reference=None):
+        """L images (each HxW, L in [0, 100]) -> ab_norm images (each HxWx2, in [-1, 1]).
+
+        `points`: per image a list of checked hints (x, y, (r, g, b)) in its own pixels
+        (shared/hints.py); `reference`: uint8 RGB whose colours set every image's palette.
+        Only models that take hints accept them."""
+        self.check_guidance(points and any(points), reference)
         results = [None] * len(l_channels)
         for indices, batch in self._batches(l_channels):
-            inputs = self.network_inputs(batch)
+            inputs = self.network_inputs(batch, *self.guidance_inputs(indices, l_channels, points, reference))
             if self.working_size is None:  # sizes vary: an eager call traces no graph per new size
                 ab_batch = keras.ops.convert_to_numpy(self.model(inputs, training=False))
             else:  # one size: the compiled predict step is faster
@@ -93,10 +118,35 @@ class Colorizer:
             l_norm = cv2.resize(l_norm, (width, height), interpolation=interpolation)
         return l_norm[..., None]
 
-    def colorize(self, rgb_images):
-        """Colour or grayscale RGB images -> colorized uint8 RGB; only their lightness is used."""
+    def colorize(self, rgb_images, points=None, reference=None):
+        """Colour or grayscale RGB images -> colorized uint8 RGB; only their lightness is used.
+        `points` and `reference` as in `predict_ab`."""
         l_channels = [lab.rgb_to_l(rgb) for rgb in rgb_images]
-        return [lab.merge_l_ab(l, ab) for l, ab in zip(l_channels, self.predict_ab(l_channels))]
+        ab_norms = self.predict_ab(l_channels, points, reference)
+        return [lab.merge_l_ab(l, ab) for l, ab in zip(l_channels, ab_norms)]
+
+    def suggest(self, rgb, x, y, k=8, points=None, reference=None):
+        """The k most likely colours at pixel (x, y) of one image, as 8-bit RGB at that pixel's lightness,
+        most likely first: the bins of the predicted distribution there (classification models)."""
+        self.check_guidance(points, reference)
+        if ab_bins.decoding_layer(self.model) is None:
+            raise InputError(f"{self.model.name} predicts one colour per pixel (regression): it has no "
+                             "distribution to suggest colours from")
+        if self._logits_model is None:
+            self._logits_model = keras.Model(self.model.inputs, ab_bins.decoding_layer(self.model).input)
+        l_channel = lab.rgb_to_l(rgb)
+        height, width = l_channel.shape
+        hints.check_points([(x, y, (0, 0, 0))], height, width)
+        self.check_size(height, width)
+        l_norm = self._prepare(l_channel)[None]
+        inputs = self.network_inputs(l_norm, *self.guidance_inputs([0], [l_channel], [points or []], reference))
+        logits = np.asarray(keras.ops.convert_to_numpy(self._logits_model(inputs, training=False)), np.float32)[0]
+        row = min(int((y + 0.5) * logits.shape[0] / height), logits.shape[0] - 1)
+        col = min(int((x + 0.5) * logits.shape[1] / width), logits.shape[1] - 1)
+        best_bins = np.argsort(-logits[row, col])[:k]
+        ab_norm = (ab_bins.BINS[best_bins] / lab.AB_SCALE).astype(np.float32)[:, None, :]
+        lightness = np.full((len(best_bins), 1), l_channel[y, x], np.float32)
+        return [tuple(int(c) for c in rgb_row[0]) for rgb_row in lab.merge_l_ab(lightness, ab_norm)]
 
 
 def load_model(model):

@@ -9,12 +9,12 @@ global vector comes from, how colours are decoded).
 import keras
 from keras import layers, ops
 
-EMBEDDINGS = ("learned", "imagenet")  # where a model's global vector comes from
+EMBEDDINGS = ("learned", "imagenet", "efficientnet")  # where a model's global vector comes from
 
 
-def conv(filters, strides=1, activation="relu"):
+def conv(filters, strides=1, activation="relu", name=None):
     """A 3x3 convolution that keeps the size (or divides it by `strides`), ReLU by default."""
-    return layers.Conv2D(filters, 3, strides=strides, padding="same", activation=activation)
+    return layers.Conv2D(filters, 3, strides=strides, padding="same", activation=activation, name=name)
 
 
 # Registered under "full_version", the package it was first saved under, so those files still load.
@@ -62,7 +62,7 @@ def total_stride(model):
     part = model.get_layer("encoder") if "encoder" in names else model
     stride = 1
     for layer in all_layers(part):
-        if isinstance(layer, layers.Conv2D):
+        if isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D)):
             stride *= layer.strides[0]
     return stride
 

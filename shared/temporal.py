@@ -167,3 +167,47 @@ def flicker(ab_norm, ab_norm_previous, motion):
         return None
     change = np.linalg.norm(ab_norm - warp(ab_norm_previous, motion.flow), axis=-1) * lab.AB_SCALE
     return float(change[reliable].mean())
+
+
+class HintTracker:
+    """Carries a user's colour hints from the frame they were given on to the following frames.
+
+    `hints_by_frame` maps a frame index to points [(x, y, (r, g, b)), ...] in the frame's pixels.
+    At each frame, every point carried so far moves along the optical flow (the same `Motion` the
+    temporal filter uses) and is dropped where the flow loses it (its confidence there falls below
+    RELIABLE, or it leaves the frame) and at a scene cut; then the frame's own new points join.
+    `step` returns the points for that frame, which the model takes as hints.
+    """
+
+    def __init__(self, hints_by_frame):
+        self.hints_by_frame = {int(k): list(v) for k, v in hints_by_frame.items()}
+        self.points = []  # [(x, y, colour)] in the current frame's pixels, x and y floats
+
+    def step(self, index, motion, frame_shape):
+        """Points for frame `index` (height, width = frame_shape), given the Motion from the frame before."""
+        if motion is None or motion.cut:
+            self.points = []
+        else:
+            self.points = [p for p in (self._carried(p, motion, frame_shape) for p in self.points) if p]
+        self.points += [(float(x), float(y), colour) for x, y, colour in self.hints_by_frame.get(index, [])]
+        height, width = frame_shape
+        return [(min(int(round(x)), width - 1), min(int(round(y)), height - 1), colour) for x, y, colour in self.points]
+
+    @staticmethod
+    def _carried(point, motion, frame_shape):
+        """The point moved from frame t-1 to frame t, or None where the flow loses it. The flow maps
+        frame t back to t-1, so the new position q solves q + flow(q) = p (two fixed-point steps)."""
+        x, y, colour = point
+        height, width = frame_shape
+        flow_h, flow_w = motion.flow.shape[:2]
+        scale_x, scale_y = flow_w / width, flow_h / height
+        p = np.array([x * scale_x, y * scale_y])
+        q = p.copy()
+        for _ in range(2):
+            col, row = int(np.clip(round(q[0]), 0, flow_w - 1)), int(np.clip(round(q[1]), 0, flow_h - 1))
+            q = p - motion.flow[row, col]
+        if not (0 <= q[0] <= flow_w - 1 and 0 <= q[1] <= flow_h - 1):
+            return None
+        if motion.confidence[int(round(q[1])), int(round(q[0]))] <= RELIABLE:
+            return None
+        return (q[0] / scale_x, q[1] / scale_y, colour)

@@ -389,7 +389,7 @@ def _truncate_log(log_path, n_epochs):
 
 # --- the command line of the tiers that train on a folder of photos (beta, full_version) ----------
 
-DEFAULT_TRAINING_IMAGES = (cli.DATASETS / "landscapes" / "train", cli.DATASETS / "landscapes" / "extra")
+DEFAULT_TRAINING_IMAGES = tuple(cli.DATASETS / "landscapes" / name for name in ("train", "extra", "more"))
 
 PROBE_SIZE = 64  # px: the size `check_memory` builds the network at to count its activations
 

@@ -45,6 +45,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from shared import accel, cli, commands, inference, lab, metrics, temporal
+from shared import hints as hints_module
 from shared.data import InputError
 
 DEFAULT_INPUT = cli.DATASETS / "video" / "grand_prix_1906.ogv"
@@ -78,6 +79,12 @@ def build_parser():
     parser.add_argument(
         "--metrics", action="store_true",
         help="print PSNR against the input frames and the flicker figure, with and without --temporal",
+    )
+    parser.add_argument(
+        "--hints", type=Path, metavar="JSON",
+        help='colours you want: a JSON list of {"frame": 0, "x": 120, "y": 40, "color": "#3a7bd5"}; each is '
+             "carried along the motion to the following frames until it is lost or the scene cuts (models "
+             "trained with hints: the shipped full_version)",
     )
     return parser
 
@@ -247,12 +254,16 @@ def prefetch(items, size=QUEUE_FRAMES):
 # --- colorizing -----------------------------------------------------------------------------
 
 
-def colorize_frames(frames, colorizer, batch_size, temporal_filter=None):
+def colorize_frames(frames, colorizer, batch_size, temporal_filter=None, hint_tracker=None):
     """Frames -> (frame, ab_pred, ab_steady) in order. ab_pred is the model's own ab_norm for the
-    frame (HxWx2 in [-1, 1]); ab_steady the temporal filter's output, None without one."""
+    frame (HxWx2 in [-1, 1]); ab_steady the temporal filter's output, None without one. With a
+    `hint_tracker` (shared.temporal.HintTracker) each frame gets the user's hints carried to it."""
     frames = iter(frames)
     while batch := list(islice(frames, batch_size)):
-        for frame, ab_pred in zip(batch, colorizer.predict_ab([f.l_channel for f in batch])):
+        points = None
+        if hint_tracker is not None:
+            points = [hint_tracker.step(f.index, f.motion, f.l_channel.shape) for f in batch]
+        for frame, ab_pred in zip(batch, colorizer.predict_ab([f.l_channel for f in batch], points)):
             ab_steady = temporal_filter(ab_pred, frame.motion) if temporal_filter else None
             yield frame, ab_pred, ab_steady
 
@@ -557,7 +568,7 @@ class VideoResult:
 
 def colorize_video(source, output=None, model="beta", *, batch_size=8, temperature=None, temporal=True,
                    side_by_side=False, max_frames=None, metrics=False, crf=DEFAULT_CRF, precision=accel.COLORIZING_PRECISION,
-                   progress=True, on_progress=None):
+                   progress=True, on_progress=None, hints=None):
     """Colorize the video file (str or Path) or camera (an int index) `source` into `output` (.mp4: H.264
     at quality `crf`, 0..51, lower is better; .mkv: lossless FFV1; .avi: MJPEG; default
     results/video/<source>_<tier>.mp4) with `model` (a tier name or .keras path), keeping its size, frame
@@ -566,6 +577,8 @@ def colorize_video(source, output=None, model="beta", *, batch_size=8, temperatu
     `precision`: what the network computes in (shared.inference.load_colorizer). `progress` shows a
     progress bar; `on_progress(frames_written, total)` (total None when unknown) is called as frames are
     written, and may raise to stop the work (the file is then removed).
+    `hints`: {frame index: [(x, y, (r, g, b)), ...]}, colours the user gave on those frames, carried
+    along the optical flow to the following frames (models trained with hints).
     Returns a VideoResult; raises InputError (one line) for bad input, and KeyboardInterrupt after
     keeping the frames done so far in `output`."""
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
@@ -573,9 +586,10 @@ def colorize_video(source, output=None, model="beta", *, batch_size=8, temperatu
     try:
         output = choose_output(video_source, output, model)
         colorizer = prepare_colorizer(model, batch_size, temperature, precision, video_source)
+        hint_tracker = prepare_hints(hints, colorizer, video_source)
         return run_pipeline(video_source, output, colorizer, batch_size=batch_size, temporal_on=temporal,
                             side_by_side=side_by_side, max_frames=max_frames, measure=metrics, crf=crf,
-                            progress=progress, on_progress=on_progress)
+                            progress=progress, on_progress=on_progress, hint_tracker=hint_tracker)
     finally:
         video_source.capture.release()
 
@@ -597,15 +611,33 @@ def prepare_colorizer(model, batch_size, temperature, precision, source):
     return colorizer
 
 
+def prepare_hints(hints_by_frame, colorizer, source):
+    """A HintTracker for {frame: points}, each point checked against the frame size; None without hints."""
+    if not hints_by_frame:
+        return None
+    width, height = source.size
+    colorizer.check_guidance(True, None)
+    return temporal.HintTracker({frame: hints_module.check_points(points, height, width)
+                                 for frame, points in hints_by_frame.items()})
+
+
+def hints_by_frame(path):
+    """--hints FILE -> {frame: [(x, y, (r, g, b)), ...]}."""
+    by_frame = {}
+    for frame, x, y, colour in hints_module.read_hints_file(path):
+        by_frame.setdefault(frame, []).append((x, y, colour))
+    return by_frame
+
+
 def run_pipeline(source, output, colorizer, *, batch_size, temporal_on, side_by_side, max_frames, measure, crf,
-                 progress, on_progress=None):
+                 progress, on_progress=None, hint_tracker=None):
     """Read, colorize and write on their own threads; returns a VideoResult."""
     measure = VideoMetrics() if measure else None
     steady = temporal_on or measure is not None
-    motion_estimator = temporal.MotionEstimator() if steady else None
+    motion_estimator = temporal.MotionEstimator() if steady or hint_tracker else None
     temporal_filter = temporal.TemporalFilter() if steady else None
     frames = prefetch(read_frames(source, max_frames, motion_estimator))
-    results = colorize_frames(frames, colorizer, batch_size, temporal_filter)
+    results = colorize_frames(frames, colorizer, batch_size, temporal_filter, hint_tracker)
 
     def make_rgb(frame, ab_pred, ab_steady):  # runs on the writer thread, one frame at a time, in order
         if measure:
@@ -672,7 +704,7 @@ def main(argv=None):
     result = colorize_video(
         args.input, args.output, args.model, batch_size=args.batch_size, temperature=args.temperature,
         temporal=args.temporal, side_by_side=args.side_by_side, max_frames=args.max_frames, metrics=args.metrics,
-        crf=args.crf, precision=args.precision,
+        crf=args.crf, precision=args.precision, hints=hints_by_frame(args.hints) if args.hints else None,
     )
     print(summary_line(result))
     if result.metrics:

@@ -163,16 +163,3 @@ def test_photo_batches_without_tensorflow_give_the_same_pairs(photo_folder):
     l_np, ab_np = batches[0]
     assert l_np.shape == l_tf.shape and ab_np.shape == ab_tf.shape
     assert np.abs(l_np - l_tf).mean() < 0.02 and np.abs(ab_np - ab_tf).mean() < 0.02
-
-
-def test_embeddings_stay_with_their_images_through_shuffling(tmp_path):
-    """Image i is a uniform gray of level 40 + 40 i and carries embedding [i]; both pipelines keep them paired."""
-    paths = [write_image(tmp_path / f"{i}.png", np.full((16, 16, 3), 40 + 40 * i, np.uint8)) for i in range(4)]
-    embeddings = np.arange(4, dtype=np.float32)[:, None]
-    tf_batch = next(iter(data.make_dataset(paths, 16, 4, shuffle=True, seed=3, embeddings=embeddings)))
-    numpy_batch = data.PhotoBatches(paths, 16, 4, augment=False, shuffle=True, seed=3, embeddings=embeddings)[0]
-    for inputs, _ in (tf_batch, numpy_batch):
-        order = np.argsort(np.asarray(inputs["l_norm"]).mean(axis=(1, 2, 3)))
-        np.testing.assert_array_equal(np.asarray(inputs["embedding"])[order, 0], [0, 1, 2, 3])
-    with pytest.raises(ValueError, match="4 images but 3 embeddings"):
-        data.make_dataset(paths, 16, 4, embeddings=embeddings[:3])

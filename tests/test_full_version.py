@@ -1,4 +1,4 @@
-"""The full_version tier: block shapes, the fusion, both embeddings, the cache, save and load, train and test."""
+"""The full_version tier: EfficientNet-Lite0 encoder, global vector, decoder with skips, hints; train, resume, test."""
 
 import csv
 
@@ -9,19 +9,15 @@ from PIL import Image
 
 from full_version import test as fv_test
 from full_version import train as fv_train
-from beta import train as beta_train
-from beta.model import build_model as build_beta
-from full_version.model import (IMAGENET_EMBEDDING_SIZE, build_decoder, build_encoder, build_global_features, build_model,
-                                start_from_beta)
-from shared import ab_bins, commands, inference
-from shared import global_features as fv_embedding
-from shared.layers import TileAndConcatenate, embedding_of
+from full_version.model import build_model, unfreeze_encoder
+from shared import ab_bins, efficientnet, hints, inference
 from shared.data import InputError
+from shared.layers import TileAndConcatenate, embedding_of
 
-SIZE = 32  # px, training size of the tiny models
+SIZE = 64  # px, training size of the tiny models (a multiple of the encoder's 32)
 
 
-def write_photos(folder, sizes=((48, 40), (40, 56), (64, 64), (24, 20))):
+def write_photos(folder, sizes=((72, 64), (64, 88), (96, 96), (40, 36))):
     """Small smooth colour images (width, height), each with its own hue, as PNG files."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -33,217 +29,140 @@ def write_photos(folder, sizes=((48, 40), (40, 56), (64, 64), (24, 20))):
     return paths
 
 
+def read_pngs(folder):
+    return {p.stem: np.asarray(Image.open(p)) for p in folder.glob("*.png") if p.name != "comparison.png"}
+
+
+def no_hints(count, side):
+    return {"hints": np.zeros((count, side, side, hints.HINT_CHANNELS), np.float32),
+            "palette": np.zeros((count, hints.PALETTE_SIZE), np.float32)}
+
+
 @pytest.fixture(scope="module")
-def inception():
-    """InceptionResNetV2 with random weights: the real shapes and preprocessing, no download."""
-    from keras.applications.inception_resnet_v2 import InceptionResNetV2
-
-    return InceptionResNetV2(weights=None)
+def model():
+    keras.utils.set_random_seed(0)
+    return build_model(SIZE)
 
 
-def test_every_block_has_the_documented_shape():
-    l_norm = np.random.default_rng(0).uniform(0, 1, (1, 256, 256, 1)).astype(np.float32)
-    local_features = build_encoder(256)(l_norm)
-    assert tuple(local_features.shape) == (1, 32, 32, 128)
-    assert tuple(build_global_features(32)(local_features).shape) == (1, 256)
-    ab_norm = np.asarray(build_decoder(32, loss="regression")(local_features))
-    assert ab_norm.shape == (1, 256, 256, 2)
-    assert np.abs(ab_norm).max() <= 1.0
-    assert tuple(build_decoder(32)(local_features).shape) == (1, 64, 64, ab_bins.N_BINS)  # bin logits at 1/4
+@pytest.mark.parametrize("side", [64, 96])
+def test_the_network_has_the_documented_inputs_and_outputs(side):
+    model = build_model(side)
+    assert sorted(hints.input_names(model)) == ["hints", "l_norm", "palette"]
+    l_norm = np.random.default_rng(0).uniform(0, 1, (2, side, side, 1)).astype(np.float32)
+    logits = model.predict_on_batch({"l_norm": l_norm, **no_hints(2, side)})
+    assert logits.shape == (2, side // 4, side // 4, ab_bins.N_BINS)
+    assert ab_bins.with_decoding(model).predict_on_batch({"l_norm": l_norm, **no_hints(2, side)}).shape == (2, side, side, 2)
+    assert embedding_of(model) == "efficientnet"
+    with pytest.raises(ValueError, match="multiple of 32"):
+        build_model(72)
 
-    learned = build_model(256, embedding="learned")
-    assert ab_bins.with_decoding(learned).predict_on_batch(l_norm).shape == (1, 256, 256, 2)
-    assert learned.get_layer("fusion").output.shape[1:] == (32, 32, 128)
-    imagenet = build_model(256, embedding="imagenet")
-    assert [tuple(i.shape[1:]) for i in imagenet.inputs] == [(256, 256, 1), (IMAGENET_EMBEDDING_SIZE,)]
-    assert embedding_of(learned) == "learned" and embedding_of(imagenet) == "imagenet"
-    with pytest.raises(ValueError, match="embedding"):
-        build_model(256, embedding="clip")
+
+def test_the_encoder_starts_from_imagenet_and_stays_frozen_until_fine_tuned(model):
+    encoder = model.get_layer("encoder")
+    assert not encoder.trainable and not encoder.trainable_weights
+    with np.load(efficientnet.WEIGHTS_PATH) as stored:
+        kernel = stored["block5_depthwise/kernel"].astype(np.float32)
+    np.testing.assert_array_equal(encoder.get_layer("block5_depthwise").get_weights()[0], kernel)
+    assert model.trainable_weights  # the decoder, hints and global vector train
+
+    tuned = unfreeze_encoder(build_model(SIZE), 1e-5)
+    tuned_encoder = tuned.get_layer("encoder")
+    assert tuned_encoder.get_layer("block5_depthwise").trainable
+    batch_norms = [layer for layer in tuned_encoder.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert batch_norms and not any(layer.trainable for layer in batch_norms)  # ImageNet's statistics stay
+
+
+def test_the_gray_image_reaches_the_encoder_as_imagenet_range_rgb(model):
+    gray_layer = model.get_layer("gray_to_encoder_range")
+    out = np.asarray(gray_layer(np.array([[[[0.0]], [[1.0]]]], np.float32)))
+    np.testing.assert_allclose(out.ravel(), [-127 / 128, 128 / 128], atol=1e-6)  # L 0..100 -> gray 0..255 -> [-1, 1]
+
+
+def test_hints_and_the_palette_change_the_colours_and_each_image_keeps_its_own(model):
+    rng = np.random.default_rng(1)
+    l_norm = np.repeat(rng.uniform(0, 1, (1, SIZE, SIZE, 1)), 2, axis=0).astype(np.float32)
+    guidance = no_hints(2, SIZE)
+    guidance["hints"][1, 20:30, 20:30] = (0.5, 0.3, 1.0)
+    guidance["palette"][1] = hints.palette_of(np.full((8, 8, 2), (0.4, -0.3), np.float32))
+    logits = model.predict_on_batch({"l_norm": l_norm, **guidance})
+    assert np.abs(logits[0] - logits[1]).max() > 1e-3
+    alone = model.predict_on_batch({"l_norm": l_norm[:1], **no_hints(1, SIZE)})
+    np.testing.assert_allclose(alone[0], logits[0], atol=1e-4)
 
 
 def test_fusion_puts_each_images_vector_at_every_position():
     rng = np.random.default_rng(0)
     features = rng.normal(size=(2, 4, 3, 5)).astype(np.float32)
     vectors = rng.normal(size=(2, 7)).astype(np.float32)
-    fused = np.asarray(TileAndConcatenate()([features, vectors]))
+    fused = np.asarray(TileAndConcatenate("efficientnet")([features, vectors]))
     assert fused.shape == (2, 4, 3, 12)
     np.testing.assert_array_equal(fused[..., :5], features)
     for i in range(2):
         np.testing.assert_array_equal(fused[i, :, :, 5:], np.broadcast_to(vectors[i], (4, 3, 7)))
 
 
-def test_two_global_vectors_give_two_colorings_of_the_same_l():
-    keras.utils.set_random_seed(1)
-    model = ab_bins.with_decoding(build_model(SIZE, embedding="imagenet"))
-    l_norm = np.repeat(np.random.default_rng(0).uniform(0, 1, (1, SIZE, SIZE, 1)), 2, axis=0).astype(np.float32)
-    vectors = np.stack([np.zeros(IMAGENET_EMBEDDING_SIZE), np.full(IMAGENET_EMBEDDING_SIZE, 3.0)]).astype(np.float32)
-    ab_both = np.asarray(model.predict_on_batch({"l_norm": l_norm, "embedding": vectors}))
-    assert np.abs(ab_both[0] - ab_both[1]).max() > 1e-3
-    # each image gets its own vector, not the batch's: alone it colours the same as in the batch
-    ab_second = np.asarray(model.predict_on_batch({"l_norm": l_norm[1:], "embedding": vectors[1:]}))
-    np.testing.assert_allclose(ab_second[0], ab_both[1], atol=1e-5)
+def test_nothing_is_downloaded(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("tried to download")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    build_model(SIZE)
 
 
-@pytest.mark.parametrize("embedding", ["learned", "imagenet"])
-def test_started_from_beta_it_colorizes_exactly_as_that_beta_until_trained(embedding):
-    keras.utils.set_random_seed(2)
-    beta = ab_bins.with_decoding(build_beta(SIZE))
-    full = build_model(SIZE, embedding=embedding)
-    start_from_beta(full, beta)
-    rng = np.random.default_rng(0)
-    l_norm = rng.uniform(0, 1, (2, SIZE, SIZE, 1)).astype(np.float32)
-    inputs = l_norm if embedding == "learned" else {
-        "l_norm": l_norm, "embedding": rng.uniform(0, 1, (2, IMAGENET_EMBEDDING_SIZE)).astype(np.float32)}
-    ab_beta = np.asarray(beta.predict_on_batch(l_norm))
-    assert np.abs(ab_beta).mean() > 1e-3  # a real colouring to compare, not zeros
-    np.testing.assert_allclose(ab_bins.with_decoding(full).predict_on_batch(inputs), ab_beta, atol=1e-6)
-
-
-def test_start_from_beta_refuses_a_model_that_is_not_beta():
-    with pytest.raises(InputError, match="not a beta model"):
-        start_from_beta(build_model(SIZE), build_beta(SIZE, loss="regression"))
-
-
-def test_init_from_trains_from_a_beta_file_and_not_with_resume(tmp_path, capsys):
-    write_photos(tmp_path / "photos")
-    common = ["--images", str(tmp_path / "photos"), "--image-size", str(SIZE), "--batch-size", "2", "--epochs", "1"]
-    beta_train.main(common + ["--model-out", str(tmp_path / "beta.keras")])
-    capsys.readouterr()
-    fv_argv = common + ["--embedding", "learned", "--model-out", str(tmp_path / "fv.keras")]
-    fv_train.main(fv_argv + ["--init-from", str(tmp_path / "beta.keras")])
-    assert f"model: {tmp_path / 'beta.keras'}" in capsys.readouterr().out  # says which beta it starts from
-    trained = inference.load_keras_file(tmp_path / "fv.keras")
-    assert embedding_of(trained) == "learned"
-    # beta's encoder and decoder stayed as they were; the fusion learned (it started as the identity)
-    beta_weights = [w for layer in inference.load_keras_file(tmp_path / "beta.keras").layers for w in layer.get_weights()]
-    own_weights = [w for name in ("encoder", "decoder") for w in trained.get_layer(name).get_weights()]
-    assert len(own_weights) == len(beta_weights)
-    for own, beta in zip(own_weights, beta_weights):
-        np.testing.assert_array_equal(own, beta)
-    fusion_kernel = trained.get_layer("fusion").get_weights()[0][0, 0]
-    assert np.abs(fusion_kernel[:128] - np.eye(128)).max() > 0 and np.abs(fusion_kernel[128:]).max() > 0
-    with pytest.raises(InputError, match="--init-from starts a new training"):
-        fv_train.main(fv_argv + ["--init-from", str(tmp_path / "beta.keras"), "--resume"])
-
-
-def test_imagenet_embedder_feeds_the_grayscale_image_scaled_from_0_to_255(inception):
-    black, white = np.zeros((30, 40), np.float32), np.full((320, 300), 100.0, np.float32)
-    mid_gray = np.full((50, 50), 50.0, np.float32)  # L = 50 is sRGB gray 119
-    x = fv_embedding.ImagenetEmbedder.classifier_input([black, white, mid_gray])
-    assert x.shape == (3, 299, 299, 3) and x.dtype == np.float32
-    np.testing.assert_array_equal(x[..., 0], x[..., 1])  # gray: equal channels
-    np.testing.assert_allclose([x[0].mean(), x[1].mean(), x[2].mean()], [-1.0, 1.0, 119 / 127.5 - 1], atol=0.01)
-
-    embedder = fv_embedding.ImagenetEmbedder(inception, batch_size=2)
-    vectors = embedder([black, white, mid_gray])
-    assert vectors.shape == (3, IMAGENET_EMBEDDING_SIZE)
-    np.testing.assert_allclose(vectors.sum(axis=1), 1.0, atol=1e-4)  # class probabilities
-    assert embedder.images_embedded == 3
-
-
-def test_auto_uses_imagenet_only_when_its_weights_are_already_downloaded(tmp_path, capsys):
-    assert fv_embedding.choose_embedding("auto", [tmp_path]) == "learned"
-    assert "--embedding imagenet" in capsys.readouterr().out
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / fv_embedding.WEIGHTS_FILE).write_bytes(b"weights")
-    assert fv_embedding.choose_embedding("auto", [tmp_path]) == "imagenet"
-    assert fv_embedding.choose_embedding("learned", [tmp_path]) == "learned"
-    assert fv_embedding.choose_embedding("imagenet", [tmp_path / "empty"]) == "imagenet"
-
-
-def read_pngs(folder):
-    return {p.stem: np.asarray(Image.open(p)) for p in folder.glob("*.png") if p.name != "comparison.png"}
-
-
-def test_learned_trains_and_colorizes_every_photo_at_its_own_size(tmp_path):
+def test_trains_resumes_and_colorizes_every_photo_at_its_own_size_with_and_without_hints(tmp_path, capsys):
     photos = write_photos(tmp_path / "photos")
     model_path = tmp_path / "fv.keras"
-    fv_train.main(["--images", str(tmp_path / "photos"), "--epochs", "2", "--image-size", str(SIZE),
-                   "--batch-size", "2", "--embedding", "learned", "--model-out", str(model_path)])
-    assert model_path.exists()
+    common = ["--images", str(tmp_path / "photos"), "--image-size", str(SIZE), "--batch-size", "2",
+              "--model-out", str(model_path)]
+    fv_train.main(common + ["--epochs", "1"])
+    fv_train.main(common + ["--epochs", "2", "--resume"])
     with open(tmp_path / "fv.log.csv") as f:
         assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
 
     colorizer = inference.load_colorizer(str(model_path))
-    assert colorizer.embedding == "learned"
-    assert colorizer.min_side == 8  # the encoder's stride; the global branch's does not count
-
+    assert colorizer.takes_hints and colorizer.working_size == (SIZE, SIZE)
     assert fv_test.main(["--model", str(model_path), "--input", str(tmp_path / "photos"),
                          "--output", str(tmp_path / "out")]) == 0
     results = read_pngs(tmp_path / "out")
-    assert sorted(results) == sorted(p.stem for p in photos)  # the 24x20 photo too
+    assert sorted(results) == sorted(p.stem for p in photos)
     for path in photos:
         assert results[path.stem].shape == np.asarray(Image.open(path)).shape
-    assert (tmp_path / "out" / "comparison.png").exists()
-    with open(tmp_path / "out" / "metrics.csv") as f:
-        assert len(list(csv.DictReader(f))) == len(photos)
+
+    hints_file = tmp_path / "hints.json"
+    hints_file.write_text('[{"x": 10, "y": 12, "color": "#e03020"}]')
+    assert fv_test.main(["--model", str(model_path), "--input", str(photos[0]), "--output", str(tmp_path / "hinted"),
+                         "--hints", str(hints_file), "--reference", str(photos[2])]) == 0
+    hinted = read_pngs(tmp_path / "hinted")["photo0"]
+    assert hinted.shape == results["photo0"].shape and np.any(hinted != results["photo0"])
 
 
-def test_imagenet_embeddings_are_computed_once_and_read_from_disk_after(tmp_path, inception):
-    write_photos(tmp_path / "photos")
-    model_path = tmp_path / "fv.keras"
-    argv = ["--images", str(tmp_path / "photos"), "--image-size", str(SIZE), "--batch-size", "2",
-            "--val-share", "0.25", "--embedding", "imagenet", "--model-out", str(model_path)]
-
-    first = fv_embedding.ImagenetEmbedder(inception)
-    fv_train.main(argv + ["--epochs", "2"], embedder=first)
-    assert first.images_embedded == 4  # 3 training + 1 validation image, once each over 2 epochs
-    assert fv_embedding.cache_path(model_path).exists()
-
-    second = fv_embedding.ImagenetEmbedder(inception)
-    fv_train.main(argv + ["--epochs", "1", "--overwrite"], embedder=second)  # a new model, the same cache
-    assert second.images_embedded == 0  # all from the cache file
-
-    (tmp_path / "photos" / "photo0.png").write_bytes((tmp_path / "photos" / "photo1.png").read_bytes())
-    third = fv_embedding.ImagenetEmbedder(inception)
-    fv_train.main(argv + ["--epochs", "1", "--overwrite"], embedder=third)  # a new model, the same cache
-    assert third.images_embedded == 1  # a changed file is embedded again
-
-    colorizer = inference.load_colorizer(str(model_path))
-    assert colorizer.embedding == "imagenet"
-    colorizer.embedder = fv_embedding.ImagenetEmbedder(inception)
-    assert commands.run_test("full_version", None, ["--model", str(model_path), "--input", str(tmp_path / "photos"),
-                             "--output", str(tmp_path / "out")], colorizer=colorizer) == 0
-    assert len(read_pngs(tmp_path / "out")) == 4
-    assert colorizer.embedder.images_embedded == 4
+def test_init_from_copies_a_model_and_refuses_beta_or_resume(tmp_path, model, capsys):
+    source = ab_bins.with_decoding(model)
+    source.save(tmp_path / "start.keras")
+    copy = fv_train.build_for_training(SIZE, 1e-4, start=inference.load_keras_file(tmp_path / "start.keras"))
+    l_norm = np.random.default_rng(2).uniform(0, 1, (1, SIZE, SIZE, 1)).astype(np.float32)
+    inputs = {"l_norm": l_norm, **no_hints(1, SIZE)}
+    np.testing.assert_allclose(copy.predict_on_batch(inputs), model.predict_on_batch(inputs), atol=1e-5)
+    with pytest.raises(InputError, match="not a full_version model of this design"):
+        fv_train.main(["--init-from", "beta", "--epochs", "1", "--model-out", str(tmp_path / "x.keras")])
+    with pytest.raises(InputError, match="--init-from starts a new training"):
+        fv_train.main(["--init-from", str(tmp_path / "start.keras"), "--resume"])
 
 
-@pytest.mark.parametrize("embedding", ["learned", "imagenet"])
-def test_a_saved_model_loads_and_predicts_the_same(tmp_path, embedding):
-    model = ab_bins.with_decoding(build_model(SIZE, embedding=embedding))
-    rng = np.random.default_rng(0)
-    inputs = rng.uniform(0, 1, (2, SIZE, SIZE, 1)).astype(np.float32)
-    if embedding == "imagenet":
-        inputs = {"l_norm": inputs, "embedding": rng.uniform(0, 1, (2, IMAGENET_EMBEDDING_SIZE)).astype(np.float32)}
-    model.save(tmp_path / "fv.keras")
-    loaded = inference.load_model(str(tmp_path / "fv.keras"))
-    assert embedding_of(loaded) == embedding
-    np.testing.assert_allclose(loaded.predict_on_batch(inputs), model.predict_on_batch(inputs), atol=1e-6)
+def test_a_model_of_the_inception_design_is_a_one_line_error():
+    l_norm = keras.Input((32, 32, 1), name="l_norm")
+    vector = keras.Input((4,), name="embedding")
+    fused = TileAndConcatenate("imagenet")([l_norm, vector])
+    old = keras.Model([l_norm, vector], keras.layers.Conv2D(2, 1)(fused), name="full_version")
+    with pytest.raises(InputError, match="InceptionResNetV2.*python full_version/train.py"):
+        inference.Colorizer(old)
 
 
-def test_resume_keeps_the_embedding_it_started_with(tmp_path, capsys, monkeypatch):
-    write_photos(tmp_path / "photos")
-    common = ["--images", str(tmp_path / "photos"), "--image-size", str(SIZE), "--batch-size", "2",
-              "--model-out", str(tmp_path / "fv.keras")]
-    fv_train.main(common + ["--embedding", "learned", "--epochs", "1"])
-    with pytest.raises(InputError, match="--embedding learned"):
-        fv_train.main(common + ["--embedding", "imagenet", "--epochs", "2", "--resume"])
-    # auto resumes with what the interrupted training used, even where auto would now pick imagenet
-    monkeypatch.setattr(fv_train, "choose_embedding", lambda choice: "imagenet")
-    monkeypatch.setattr(fv_train, "ImagenetEmbedder", None)  # must not be needed
-    capsys.readouterr()
-    fv_train.main(common + ["--epochs", "2", "--resume"])
-    assert "global features: learned" in capsys.readouterr().out
-    with open(tmp_path / "fv.log.csv") as f:
-        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
-
-
-def test_imagenet_weights_that_cannot_be_loaded_are_a_clear_error(monkeypatch):
-    import keras.applications.inception_resnet_v2 as applications
-
-    def offline(**kwargs):
-        raise OSError("URL fetch failure")
-
-    monkeypatch.setattr(applications, "InceptionResNetV2", offline)
-    with pytest.raises(InputError, match="--embedding learned"):
-        fv_embedding.ImagenetEmbedder()([np.zeros((16, 16), np.float32)])
+def test_the_shipped_model_takes_hints_and_follows_them():
+    colorizer = inference.load_colorizer("full_version/pretrained.keras")
+    assert colorizer.takes_hints
+    gray = np.full((120, 160, 3), 128, np.uint8)  # no content to go by: the hint decides
+    (automatic,), (hinted,) = colorizer.colorize([gray]), colorizer.colorize([gray], [[(80, 60, (40, 90, 220))]])
+    assert hinted[60, 80, 2] > automatic[60, 80, 2] + 20 and hinted[60, 80, 2] > hinted[60, 80, 0]  # blue there
+    suggestions = colorizer.suggest(gray, 80, 60, k=8)
+    assert len(suggestions) == 8 and all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in suggestions)

@@ -5,7 +5,7 @@ import sys
 
 from conftest import REPO_ROOT
 
-SHARED_MODULES = ["ab_bins", "accel", "cli", "colorize", "data", "evaluate", "global_features", "lab", "layers",
+SHARED_MODULES = ["ab_bins", "accel", "cli", "colorize", "data", "efficientnet", "evaluate", "hints", "lab", "layers",
                   "metrics", "pretrained", "temporal", "training", "video"]
 
 
@@ -26,8 +26,8 @@ def test_shared_loads_and_runs_a_full_version_model_without_the_tier():
         "import sys, numpy as np\n"
         "from shared import inference\n"
         "colorizer = inference.load_colorizer('full_version/pretrained.keras')\n"
-        "(ab,) = colorizer.predict_ab([np.full((20, 30), 50.0, np.float32)])\n"
-        "assert ab.shape == (20, 30, 2) and colorizer.embedding == 'learned'\n"
+        "(ab,) = colorizer.predict_ab([np.full((40, 60), 50.0, np.float32)])\n"
+        "assert ab.shape == (40, 60, 2) and colorizer.takes_hints\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'alpha', 'beta', 'full_version'}))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)

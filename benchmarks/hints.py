@@ -1,0 +1,162 @@
+"""How much user hints help: PSNR and AuC against the number of random hint points, a reference palette,
+and how often the model's suggestions hold the true colour.
+
+    python benchmarks/hints.py                      # the shipped full_version on datasets/landscapes/test
+    python benchmarks/hints.py --model models/full_version.keras --points 0 1 2 5 10 20 50
+
+Hints are sampled from the originals with a fixed seed: points uniform over the
+photo, each the original's colour at that pixel (as a user who knows the true
+colour would give it). Printed, with the machine:
+- per number of points: PSNR, AuC and the share of hinted pixels whose output ab
+  lies within 10 of the hint's;
+- the original as the reference palette, without points;
+- suggestions: at random points, how often a colour within 15 in ab of the true
+  one is among the 8 suggested;
+- the network's time for one hinted 512-px photo, model loaded (median of 10).
+
+    python benchmarks/hints.py --tune    # the settings of shared/hints.py's priors, on the validation split
+
+--tune measures a grid of the hint prior's settings (feature similarity tau,
+lightness sigma, distance sigma) with 10 points, and the palette's strength with
+the original as reference, on the photos train.py holds out for validation
+(never the test photos); shared/hints.py's defaults were chosen with it: the
+most PSNR with 10 points while at least 90% of hinted pixels follow their hint,
+and the palette strength with the best AuC.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from shared import cli, data, inference, lab, metrics, training  # noqa: E402
+
+HINT_TOLERANCE = 10.0  # ab units: a hinted pixel "follows" its hint within this
+SUGGESTION_TOLERANCE = 15.0  # ab units: a suggestion "is" the true colour within this
+
+
+def random_points(rgb, count, rng):
+    """`count` points uniform over the photo, each with the original's colour there."""
+    height, width = rgb.shape[:2]
+    ys, xs = rng.integers(0, height, count), rng.integers(0, width, count)
+    return [(int(x), int(y), tuple(int(c) for c in rgb[y, x])) for x, y in zip(xs, ys)]
+
+
+def ab_at(rgb, points):
+    """ab (len(points), 2) of `rgb` at the points."""
+    pixels = np.array([[rgb[y, x] for x, y, _ in points]], np.uint8)
+    return lab.rgb_to_lab(pixels)[0, :, 1:]
+
+
+def hint_following(result, points):
+    """The share of points whose output ab is within HINT_TOLERANCE of the hint's own ab."""
+    hint_ab = np.array([lab.rgb_to_lab(np.array([[c]], np.uint8))[0, 0, 1:] for _, _, c in points])
+    return float(np.mean(np.linalg.norm(ab_at(result, points) - hint_ab, axis=1) <= HINT_TOLERANCE))
+
+
+def measure(colorizer, photos, count, seed, reference=False):
+    rng = np.random.default_rng(seed)
+    rows, followed = [], []
+    for rgb in photos:
+        points = random_points(rgb, count, rng)
+        (result,) = colorizer.colorize([rgb], [points] if points else None, rgb if reference else None)
+        rows.append(metrics.image_metrics(result, rgb))
+        if points:
+            followed.append(hint_following(result, points))
+    mean = {key: float(np.mean([row[key] for row in rows])) for key in ("psnr", "auc")}
+    return mean, (float(np.mean(followed)) if followed else None)
+
+
+def suggestion_hits(colorizer, photos, per_photo, seed, k=8):
+    rng, hits = np.random.default_rng(seed), []
+    for rgb in photos:
+        for x, y, _ in random_points(rgb, per_photo, rng):
+            true_ab = ab_at(rgb, [(x, y, None)])[0]
+            suggested = np.array([lab.rgb_to_lab(np.array([[c]], np.uint8))[0, 0, 1:]
+                                  for c in colorizer.suggest(rgb, x, y, k)])
+            hits.append(np.linalg.norm(suggested - true_ab, axis=1).min() <= SUGGESTION_TOLERANCE)
+    return float(np.mean(hits))
+
+
+def network_seconds(colorizer, photo, repeats=10):
+    """Median time of the network alone for one 512-px photo with 10 hints, model loaded."""
+    scale = 512 / max(photo.shape[:2])
+    photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    l_channel = lab.rgb_to_l(photo)
+    points = random_points(photo, 10, np.random.default_rng(0))
+    inputs = colorizer.network_inputs(colorizer._prepare(l_channel)[None],
+                                      *colorizer.guidance_inputs([0], [l_channel], [points], None))
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        colorizer.model.predict_on_batch(inputs)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[1:])), photo.shape[:2]
+
+
+def tune(colorizer, photos, seed):
+    """Print the grid --tune measures (the layers read their settings when the model is traced again)."""
+    hint_prior, palette_prior = colorizer.model.get_layer("hint_prior"), colorizer.model.get_layer("palette_prior")
+
+    def run(count, reference=False):
+        colorizer.model.predict_function = None
+        return measure(colorizer, photos, count, seed, reference)
+
+    print(f"automatic: PSNR {run(0)[0]['psnr']:.2f}")
+    print("| tau | lightness sigma | distance sigma | PSNR, 10 points | AuC | following |\n|---|---|---|---|---|---|")
+    for similarity in (0.1, 0.2, 0.4, 0.6):
+        for lightness_sigma in (8.0, 16.0):
+            for distance_sigma in (0.15, 0.3, 0.5):
+                hint_prior.similarity, hint_prior.lightness_sigma = similarity, lightness_sigma
+                hint_prior.distance_sigma = distance_sigma
+                mean, followed = run(10)
+                print(f"| {similarity} | {lightness_sigma} | {distance_sigma} | {mean['psnr']:.2f} | {mean['auc']:.2f} | "
+                      f"{100 * followed:.0f}% |")
+    for strength in (0.25, 0.5, 1.0, 2.0):
+        palette_prior.strength = strength
+        mean, _ = run(0, reference=True)
+        print(f"palette strength {strength}: PSNR {mean['psnr']:.2f}, AuC {mean['auc']:.2f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="full_version", help="tier name or .keras path (default: %(default)s)")
+    parser.add_argument("--input", type=Path, default=cli.DATASETS / "landscapes" / "test")
+    parser.add_argument("--points", type=int, nargs="+", default=[0, 1, 2, 5, 10, 20, 50])
+    parser.add_argument("--suggestion-points", type=int, default=20, help="random points per photo (default: 20)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--temperature", type=float)
+    parser.add_argument("--tune", action="store_true", help="measure the priors' settings on the validation split")
+    args = parser.parse_args(argv)
+
+    colorizer = inference.load_colorizer(args.model, temperature=args.temperature)
+    if args.tune:
+        _, val_paths = data.split_validation(training.list_training_images(training.DEFAULT_TRAINING_IMAGES), 0.1, seed=0)
+        return tune(colorizer, [rgb for _, rgb in data.read_images(val_paths)], args.seed)
+    photos = [rgb for _, rgb in data.read_images(data.list_images(args.input))]
+    print(f"{len(photos)} photos from {args.input}; {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs")
+    print("| hint points | PSNR (dB) | AuC (%) | hinted pixels within 10 of the hint |\n|---|---|---|---|")
+    for count in args.points:
+        mean, followed = measure(colorizer, photos, count, args.seed)
+        share = "" if followed is None else f"{100 * followed:.0f}%"
+        print(f"| {count} | {mean['psnr']:.2f} | {mean['auc']:.2f} | {share} |")
+    mean, _ = measure(colorizer, photos, 0, args.seed, reference=True)
+    print(f"| 0, the original as reference palette | {mean['psnr']:.2f} | {mean['auc']:.2f} | |")
+    hit_rate = suggestion_hits(colorizer, photos, args.suggestion_points, args.seed)
+    print(f"true colour (within {SUGGESTION_TOLERANCE:.0f} in ab) among the 8 suggestions at "
+          f"{args.suggestion_points * len(photos)} random points: {100 * hit_rate:.0f}%")
+    seconds, size = network_seconds(colorizer, photos[0])
+    print(f"network time for a hinted {size[1]}x{size[0]} photo (10 points), model loaded: {seconds:.3f} s (median of 10)")
+
+
+if __name__ == "__main__":
+    main()

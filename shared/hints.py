@@ -1,0 +1,257 @@
+"""User hints for models that take them: colour points and a reference palette (Zhang et al. 2017).
+
+A model that takes hints has, besides "l_norm", two more inputs:
+    "hints"    (N, S, S, 3): a_norm and b_norm where the user gave a colour, 0 elsewhere, and a mask
+               channel, 1 at hinted pixels, 0 elsewhere (ab_norm = ab / 128)
+    "palette"  (N, n_bins + 1): a reference photo's share of each ab bin (shared/ab_bins.py), summing
+               to 1, then a "given" flag: 1 with a palette, 0 (and an all-zero histogram) without
+
+Training simulates users as Zhang et al.'s released code does (`sample_hints`): a number of points
+drawn from a geometric distribution with p = 1/8 (1 image in 8 gets none, 7 on average), each at a
+position drawn from a normal centred on the image with a standard deviation of a quarter of its side,
+a square patch of 1 to 9 pixels whose hint colour is the mean true ab over the patch; and on a share
+of images the palette of the image's own colours.
+"""
+
+import numpy as np
+
+from shared import ab_bins, lab
+from shared.data import InputError
+
+HINT_CHANNELS = 3  # a_norm, b_norm, mask
+PALETTE_SIZE = ab_bins.N_BINS + 1  # the bins' shares, then the "given" flag
+NO_HINT_PROBABILITY = 1 / 8  # p of the geometric distribution: P(no point) = p, mean (1 - p) / p = 7 points
+MAX_PATCH = 9  # px, the largest square patch a simulated hint covers
+PALETTE_SHARE = 0.25  # the share of training images given their own palette
+PALETTE_STEP = 4  # every 4th pixel in each direction is counted for a palette
+
+
+def sample_patches(height, width, rng):
+    """A simulated user's hinted squares [(top, left, side), ...] in an image of height x width px."""
+    patches = []
+    for _ in range(rng.geometric(NO_HINT_PROBABILITY) - 1):  # numpy counts the trials up to the first success
+        side = int(rng.integers(1, MAX_PATCH + 1))
+        top = int(np.clip(rng.normal(height / 2, height / 4), 0, height - side))
+        left = int(np.clip(rng.normal(width / 2, width / 4), 0, width - side))
+        patches.append((top, left, side))
+    return patches
+
+
+def sample_hints(ab_norm, rng):
+    """True ab_norm (H, W, 2) -> a simulated user's hint map (H, W, 3): each patch its mean true ab."""
+    hints = np.zeros((*ab_norm.shape[:2], HINT_CHANNELS), np.float32)
+    for top, left, side in sample_patches(*ab_norm.shape[:2], rng):
+        patch = (slice(top, top + side), slice(left, left + side))
+        hints[patch + (slice(0, 2),)] = ab_norm[patch].reshape(-1, 2).mean(axis=0)
+        hints[patch + (2,)] = 1.0
+    return hints
+
+
+def palette_of(ab_norm):
+    """ab_norm (H, W, 2) -> the palette input (n_bins + 1,): each bin's share of the pixels, flag 1."""
+    counts = ab_bins.bin_histogram([np.asarray(ab_norm, np.float32) * lab.AB_SCALE], step=PALETTE_STEP)
+    return np.append(counts / counts.sum(), 1.0).astype(np.float32)
+
+
+def no_palette():
+    return np.zeros(PALETTE_SIZE, np.float32)
+
+
+def sample_palette(ab_norm, rng, share=PALETTE_SHARE):
+    """The image's own palette on `share` of the calls, no palette on the others."""
+    return palette_of(ab_norm) if rng.uniform() < share else no_palette()
+
+
+def simulated_user(ab_norm, rng):
+    """(hint map, palette) for one training image's true ab_norm."""
+    return sample_hints(ab_norm, rng), sample_palette(ab_norm, rng)
+
+
+# --- hints from a user ----------------------------------------------------------------------
+
+USER_PATCH = 3  # px at the network's working size: the square a user's point colours
+REFERENCE_SIDE = 256  # px: a reference photo is shrunk to at most this side before its palette is counted
+
+
+def check_points(points, height, width):
+    """[(x, y, (r, g, b)), ...] -> the same as ints; InputError naming the first bad point."""
+    checked = []
+    for number, point in enumerate(points or [], 1):
+        try:
+            x, y, colour = point
+            x, y, colour = int(x), int(y), tuple(int(c) for c in colour)
+        except (TypeError, ValueError) as error:
+            raise InputError(f"hint {number}: expected (x, y, (r, g, b)), got {point!r}") from error
+        if len(colour) != 3 or not all(0 <= c <= 255 for c in colour):
+            raise InputError(f"hint {number}: the colour must be three values in 0..255, got {colour}")
+        if not (0 <= x < width and 0 <= y < height):
+            raise InputError(f"hint {number} at x={x}, y={y} is outside the {width}x{height} image")
+        checked.append((x, y, colour))
+    return checked
+
+
+def colour_ab_norm(colour):
+    """8-bit RGB (r, g, b) -> its chroma as ab_norm (2,); the lightness is the image's own."""
+    return lab.rgb_to_lab(np.asarray([[colour]], np.uint8))[0, 0, 1:] / lab.AB_SCALE
+
+
+def hint_map(points, image_shape, working_size):
+    """Checked points in the image's pixels -> the "hints" input (h, w, 3) at the working size (h, w)."""
+    height, width = image_shape
+    work_h, work_w = working_size
+    hints = np.zeros((work_h, work_w, HINT_CHANNELS), np.float32)
+    for x, y, colour in points:
+        row = min(int((y + 0.5) * work_h / height), work_h - 1) - USER_PATCH // 2
+        col = min(int((x + 0.5) * work_w / width), work_w - 1) - USER_PATCH // 2
+        patch = (slice(max(row, 0), row + USER_PATCH), slice(max(col, 0), col + USER_PATCH))
+        hints[patch + (slice(0, 2),)] = colour_ab_norm(colour)
+        hints[patch + (2,)] = 1.0
+    return hints
+
+
+def reference_palette(rgb):
+    """A reference photo (uint8 RGB) -> the "palette" input: its colours' shares of the ab bins."""
+    import cv2
+
+    scale = REFERENCE_SIDE / max(rgb.shape[:2])
+    if scale < 1:
+        rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return palette_of(lab.rgb_to_lab(rgb)[..., 1:] / lab.AB_SCALE)
+
+
+def takes_hints(model):
+    """True for a model with "hints" and "palette" inputs (full_version since the ImageNet encoder)."""
+    return {"hints", "palette"} <= set(input_names(model))
+
+
+def input_names(model):
+    return [tensor.name for tensor in model.inputs]
+
+
+def parse_colour(text):
+    """"#3a7bd5" or "3a7bd5" -> (58, 123, 213); ValueError for anything else."""
+    digits = text.strip().removeprefix("#") if isinstance(text, str) else ""
+    if len(digits) != 6 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise ValueError(f"{text!r} is not a colour like \"#3a7bd5\"")
+    return tuple(int(digits[i : i + 2], 16) for i in (0, 2, 4))
+
+
+def read_hints_file(path):
+    """A JSON list of {"x": 120, "y": 40, "color": "#3a7bd5"} (and for video "frame": N, default 0)
+    -> [(frame, x, y, (r, g, b)), ...]; InputError saying what is wrong and where."""
+    import json
+
+    try:
+        entries = json.loads(open(path, encoding="utf-8").read())
+    except OSError as error:
+        raise InputError(f"cannot read the hints file {path} ({error.strerror})") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path} is not valid JSON ({error})") from error
+    if not isinstance(entries, list):
+        raise InputError(f'{path}: expected a JSON list of {{"x": .., "y": .., "color": "#rrggbb"}}')
+    hints = []
+    for number, entry in enumerate(entries, 1):
+        try:
+            x, y, frame = (entry.get(key, 0 if key == "frame" else None) for key in ("x", "y", "frame"))
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (x, y, frame)) or frame < 0:
+                raise ValueError("x, y (and frame) must be whole numbers, frame 0 or more")
+            hints.append((frame, x, y, parse_colour(entry.get("color"))))
+        except (AttributeError, ValueError) as error:
+            raise InputError(f"{path}: hint {number} ({json.dumps(entry)}): {error}") from error
+    return hints
+
+
+# --- hints in the network: explicit priors on the colour classes --------------------------------
+#
+# A network learns to propagate sparse hints only from long training (Zhang et al. trained on 1.3M
+# photos); with a few hundred photos the learned hint path stays weak. These layers, without weights,
+# add what a hint means directly to the bin logits (shared/ab_bins.py), and are zero without hints:
+# - HintPrior: each hint's colour spreads to the cells whose ImageNet features and lightness are
+#   like the hinted cell's, fading with distance, and there adds the log of a Gaussian around that
+#   colour over the bins (the soft-encoding's, sigma 5 ab units), scaled by how confident the spread is;
+# - PalettePrior: a reference palette adds the log of its (smoothed) share of each bin everywhere.
+
+import keras  # noqa: E402
+from keras import layers as keras_layers, ops  # noqa: E402
+
+HINT_FEATURE_SIMILARITY = 0.4  # tau: a cosine distance of tau between features divides the spread by e
+HINT_LIGHTNESS_SIGMA = 8.0  # L units
+HINT_DISTANCE_SIGMA = 0.3  # share of the image's side
+HINT_BIN_SIGMA = 5.0  # ab units, the Gaussian a hint puts over the bins
+PALETTE_STRENGTH = 0.5  # weight of log(palette share) in the logits
+PALETTE_FLOOR = 1e-3  # the smallest share a bin gets from a palette (no colour is ruled out)
+
+
+@keras.saving.register_keras_serializable(package="colorize")
+class HintPrior(keras_layers.Layer):
+    """[features (N, h, w, C), l_norm cells (N, h, w, 1), hints (N, S, S, 3)] -> logits prior (N, h, w, n_bins)."""
+
+    def __init__(self, similarity=HINT_FEATURE_SIMILARITY, lightness_sigma=HINT_LIGHTNESS_SIGMA,
+                 distance_sigma=HINT_DISTANCE_SIGMA, bin_sigma=HINT_BIN_SIGMA, **kwargs):
+        super().__init__(**kwargs)
+        self.similarity, self.lightness_sigma = float(similarity), float(lightness_sigma)
+        self.distance_sigma, self.bin_sigma = float(distance_sigma), float(bin_sigma)
+
+    def call(self, inputs):
+        features, l_cells, hint_map = inputs
+        height, width = features.shape[1], features.shape[2]
+        cells = height * width
+        factor = hint_map.shape[1] // height
+        mask = ops.average_pool(hint_map[..., 2:], factor, strides=factor)  # share of each cell hinted
+        ab_sum = ops.average_pool(hint_map[..., :2] * hint_map[..., 2:], factor, strides=factor)
+        hinted = ops.reshape(ops.cast(mask > 0, "float32"), (-1, 1, cells))  # (N, 1, hw): source cells
+        ab = ops.reshape(ab_sum / ops.maximum(mask, 1e-6), (-1, cells, 2))
+
+        unit = features / ops.maximum(ops.norm(features, axis=-1, keepdims=True), 1e-6)
+        unit = ops.reshape(ops.cast(unit, "float32"), (-1, cells, features.shape[-1]))
+        feature_distance = 1.0 - ops.matmul(unit, ops.transpose(unit, (0, 2, 1)))  # (N, hw, hw)
+        lightness = ops.reshape(ops.cast(l_cells, "float32") * lab.L_SCALE, (-1, cells, 1))
+        lightness_gap = lightness - ops.transpose(lightness, (0, 2, 1))
+        rows, cols = np.meshgrid(np.arange(height) / height, np.arange(width) / width, indexing="ij")
+        position = np.stack([rows.ravel(), cols.ravel()], axis=-1)
+        squared_distance = ((position[:, None] - position[None]) ** 2).sum(-1).astype("float32")
+        affinity = ops.exp(-feature_distance / self.similarity - lightness_gap**2 / (2 * self.lightness_sigma**2)
+                           - squared_distance[None] / (2 * self.distance_sigma**2)) * hinted
+        confidence = ops.max(affinity, axis=-1, keepdims=True)  # (N, hw, 1), 1 at a hinted cell
+        spread_ab = ops.matmul(affinity, ab) / ops.maximum(ops.sum(affinity, axis=-1, keepdims=True), 1e-6)
+        bins = ops.convert_to_tensor(ab_bins.BINS / lab.AB_SCALE, "float32")
+        squared = ops.sum((spread_ab[:, :, None, :] - bins[None, None]) ** 2, axis=-1) * lab.AB_SCALE**2
+        prior = -confidence * squared / (2 * self.bin_sigma**2)
+        return ops.reshape(prior, (-1, height, width, ab_bins.N_BINS))
+
+    def compute_output_shape(self, input_shapes):
+        return (*input_shapes[0][:3], ab_bins.N_BINS)
+
+    def get_config(self):
+        return {**super().get_config(), "similarity": self.similarity, "lightness_sigma": self.lightness_sigma,
+                "distance_sigma": self.distance_sigma, "bin_sigma": self.bin_sigma}
+
+
+@keras.saving.register_keras_serializable(package="colorize")
+class PalettePrior(keras_layers.Layer):
+    """palette (N, n_bins + 1) -> logits prior (N, 1, 1, n_bins): strength * log(share of each bin),
+    zero when no palette is given (flag 0)."""
+
+    def __init__(self, strength=PALETTE_STRENGTH, **kwargs):
+        super().__init__(**kwargs)
+        self.strength = float(strength)
+
+    def call(self, palette):
+        shares, given = ops.cast(palette[:, :-1], "float32"), ops.cast(palette[:, -1:], "float32")
+        smoothing = ops.convert_to_tensor(_bin_smoothing(), "float32")
+        smoothed = ops.matmul(shares, smoothing)
+        prior = given * self.strength * (ops.log(smoothed + PALETTE_FLOOR) - ops.log(1.0 / ab_bins.N_BINS + PALETTE_FLOOR))
+        return prior[:, None, None, :]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1, 1, ab_bins.N_BINS)
+
+    def get_config(self):
+        return {**super().get_config(), "strength": self.strength}
+
+
+def _bin_smoothing(sigma=ab_bins.SMOOTHING_SIGMA):
+    """(n_bins, n_bins): spreads each bin's share over its neighbours (columns sum to 1)."""
+    squared = ((ab_bins.BINS[:, None, :] - ab_bins.BINS[None, :, :]) ** 2).sum(-1)
+    kernel = np.exp(-squared / (2.0 * sigma**2))
+    return kernel / kernel.sum(axis=1, keepdims=True)

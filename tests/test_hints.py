@@ -1,0 +1,157 @@
+"""Hints: simulated users for training, user points and palettes for colorizing, and their errors."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import run_script
+from shared import ab_bins, data, hints, lab
+from shared.data import InputError
+
+
+def test_simulated_points_follow_zhang_et_al():
+    """Geometric count with p = 1/8 (none in 1 of 8 images, 7 on average), square patches of 1..9 px
+    around the centre (sd a quarter of the side)."""
+    rng, side = np.random.default_rng(0), 256
+    draws = [hints.sample_patches(side, side, rng) for _ in range(3000)]
+    counts = np.array([len(patches) for patches in draws])
+    assert abs((counts == 0).mean() - 1 / 8) < 0.02 and abs(counts.mean() - 7) < 0.4
+    patches = np.array([patch for patches in draws for patch in patches])  # (top, left, side)
+    assert set(patches[:, 2]) == set(range(1, hints.MAX_PATCH + 1))
+    assert patches[:, :2].min() >= 0 and np.all(patches[:, :2] + patches[:, 2:] <= side)
+    centres = patches[:, :2]
+    assert np.all(np.abs(np.median(centres, axis=0) - side / 2) < side * 0.03)
+    inside = centres[(centres > 0).all(axis=1) & (centres < side - 9).all(axis=1)]
+    assert np.all(np.abs(np.percentile(inside, 75, axis=0) - np.percentile(inside, 25, axis=0) - 1.349 * side / 4)
+                  < side * 0.05)  # the interquartile range of a normal with sd side / 4
+
+
+def test_each_hint_patch_holds_the_mean_true_colour_under_it():
+    rng = np.random.default_rng(3)
+    ab_norm = rng.uniform(-0.5, 0.5, (64, 64, 2)).astype(np.float32)
+    seed = next(s for s in range(100) if len(hints.sample_patches(64, 64, np.random.default_rng(s))) == 1)
+    ((top, left, side),) = hints.sample_patches(64, 64, np.random.default_rng(seed))
+    hint_map = hints.sample_hints(ab_norm, np.random.default_rng(seed))
+    patch = (slice(top, top + side), slice(left, left + side))
+    assert hint_map[..., 2].sum() == side * side and np.all(hint_map[patch + (2,)] == 1)
+    np.testing.assert_allclose(hint_map[patch][..., :2], np.broadcast_to(
+        ab_norm[patch].reshape(-1, 2).mean(axis=0), (side, side, 2)), atol=1e-6)
+    assert not hint_map[..., :2][hint_map[..., 2] == 0].any()
+
+
+def test_a_palette_is_the_share_of_each_bin_then_the_given_flag():
+    ab = np.zeros((64, 64, 2), np.float32)
+    ab[:, :16] = (60.0, 40.0)  # a quarter of the image orange-red
+    palette = hints.palette_of(ab / lab.AB_SCALE)
+    assert palette.shape == (hints.PALETTE_SIZE,) and palette[-1] == 1.0
+    assert palette[:-1].sum() == pytest.approx(1.0)
+    assert palette[ab_bins.nearest_bin(np.array([60.0, 40.0]))] == pytest.approx(0.25)
+    assert not hints.no_palette().any()
+
+
+def test_the_training_pipeline_gives_hints_deterministically_under_a_seed(tmp_path):
+    from conftest import write_image
+
+    colours = [(200, 40, 40), (40, 160, 60), (50, 80, 220), (230, 200, 60)]
+    paths = [write_image(tmp_path / f"{i}.png", np.full((40, 48, 3), c, np.uint8)) for i, c in enumerate(colours)]
+
+    def first_batch():
+        keras.utils.set_random_seed(5)
+        return next(iter(data.make_dataset(paths, 32, 4, augment=False, hints="simulated")))
+
+    (inputs, ab_norm), (again, _) = first_batch(), first_batch()
+    assert set(inputs) == {"l_norm", "hints", "palette"}
+    assert inputs["hints"].shape == (4, 32, 32, 3) and inputs["palette"].shape == (4, hints.PALETTE_SIZE)
+    np.testing.assert_array_equal(inputs["hints"], again["hints"])
+    np.testing.assert_array_equal(inputs["palette"], again["palette"])
+    mask = np.asarray(inputs["hints"][..., 2]) > 0
+    assert mask.any()
+    np.testing.assert_allclose(np.asarray(inputs["hints"][..., :2])[mask], np.asarray(ab_norm)[mask], atol=1e-3)
+
+    (plain, _) = next(iter(data.make_dataset(paths, 32, 4, hints="none")))
+    assert not np.asarray(plain["hints"]).any() and not np.asarray(plain["palette"]).any()
+
+
+def test_user_points_land_where_they_were_given_at_the_working_size():
+    points = hints.check_points([(399, 0, (255, 0, 0)), (0, 299, [0, 0, 255])], height=300, width=400)
+    hint_map = hints.hint_map(points, (300, 400), (60, 80))
+    assert hint_map[0, 79, 2] == 1 and hint_map[59, 0, 2] == 1
+    assert hint_map[..., 2].sum() == 2 * 2 * 2  # 3x3 patches cut at the corners
+    red_ab = hint_map[0, 79, :2] * lab.AB_SCALE
+    assert red_ab[0] > 60 and red_ab[1] > 40  # red: a and b both high
+    assert hint_map[59, 0, 1] * lab.AB_SCALE < -60  # blue: b low
+
+
+@pytest.mark.parametrize("point, message", [
+    ((400, 10, (1, 2, 3)), "outside the 400x300 image"),
+    ((10, -1, (1, 2, 3)), "outside"),
+    ((10, 10, (1, 2, 300)), "three values in 0..255"),
+    ((10, 10, "red"), "expected"),
+])
+def test_bad_points_are_one_line_errors(point, message):
+    with pytest.raises(InputError, match=message):
+        hints.check_points([point], height=300, width=400)
+
+
+def write_json(path, value):
+    path.write_text(value if isinstance(value, str) else json.dumps(value))
+    return path
+
+
+@pytest.mark.parametrize("content, message", [
+    ('[{"x": 1, "y": 2, "color": "#3a7bd5"', "not valid JSON"),
+    ({"x": 1}, "a JSON list"),
+    ([{"x": 1, "y": 2, "color": "blue"}], "not a colour"),
+    ([{"x": 1.5, "y": 2, "color": "#000000"}], "whole numbers"),
+    ([{"y": 2, "color": "#000000"}], "whole numbers"),
+])
+def test_bad_hint_files_are_one_line_errors(tmp_path, content, message):
+    with pytest.raises(InputError, match=message):
+        hints.read_hints_file(write_json(tmp_path / "hints.json", content))
+
+
+def test_a_hint_file_reads_frames_and_colours(tmp_path):
+    path = write_json(tmp_path / "h.json", [{"x": 3, "y": 4, "color": "#3a7bd5"}, {"x": 1, "y": 2, "color": "ff0000", "frame": 7}])
+    assert hints.read_hints_file(path) == [(0, 3, 4, (58, 123, 213)), (7, 1, 2, (255, 0, 0))]
+
+
+def test_a_model_without_hints_refuses_them_in_one_line(photo_folder, tmp_path):
+    from shared import colorize
+
+    photo = sorted(photo_folder.iterdir())[0]
+    with pytest.raises(InputError, match="does not take hints"):
+        colorize.image(photo, model="beta", hints=[(1, 1, (255, 0, 0))])
+    hints_file = write_json(tmp_path / "h.json", [{"x": 1, "y": 1, "color": "#ff0000"}])
+    result = run_script("beta/test.py", "--input", photo, "--output", tmp_path / "out", "--hints", hints_file)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: beta does not take hints or a reference palette: use a model trained with them (the shipped full_version)")
+    result = run_script("beta/test.py", "--input", photo_folder, "--output", tmp_path / "out2", "--hints", hints_file)
+    assert "give one --input photo" in result.stderr.strip().splitlines()[-1]
+
+
+def test_the_hint_prior_is_zero_without_hints_and_spreads_a_hint_over_cells_like_it():
+    rng = np.random.default_rng(0)
+    features = np.ones((1, 4, 4, 8), np.float32)
+    features[0, :, 2:] = -1.0  # the right half is another kind of thing
+    features += rng.normal(0, 0.01, features.shape).astype(np.float32)
+    l_cells = np.full((1, 4, 4, 1), 0.5, np.float32)
+    hint_map = np.zeros((1, 32, 32, 3), np.float32)
+    prior_layer = hints.HintPrior()
+    assert not np.asarray(prior_layer([features, l_cells, hint_map])).any()
+
+    hint_map[0, 0:3, 0:3] = (60 / 128, 40 / 128, 1.0)  # an orange hint in the top-left cell
+    prior = np.asarray(prior_layer([features, l_cells, hint_map]))
+    orange = ab_bins.nearest_bin(np.array([60.0, 40.0]))
+    assert prior.shape == (1, 4, 4, ab_bins.N_BINS)
+    assert np.all(prior[0, :, :2].argmax(axis=-1) == orange)  # the like cells favour the hint's colour
+    assert prior[0, 3, 1].max() - prior[0, 3, 1].min() > 10 * (prior[0, 3, 3].max() - prior[0, 3, 3].min())
+
+
+def test_the_palette_prior_favours_the_reference_colours_only_when_given():
+    palette = np.stack([hints.palette_of(np.full((8, 8, 2), (0.4, -0.3), np.float32)), hints.no_palette()])
+    prior = np.asarray(hints.PalettePrior()(palette))
+    assert prior.shape == (2, 1, 1, ab_bins.N_BINS) and not prior[1].any()
+    assert prior[0, 0, 0].argmax() == ab_bins.nearest_bin(np.array([0.4, -0.3]) * lab.AB_SCALE)
