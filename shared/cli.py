@@ -3,7 +3,6 @@
 import argparse
 import csv
 import math
-import re
 import sys
 import tempfile
 import warnings
@@ -31,13 +30,6 @@ def positive_float(text):
     if not 0 < value < math.inf:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
     return value
-
-
-def parse_color(text):
-    """"#3a7bd5" -> (58, 123, 213); InputError otherwise."""
-    if not isinstance(text, str) or not re.fullmatch(r"#[0-9a-fA-F]{6}", text):
-        raise InputError(f"a colour must be written #rrggbb, got {text!r}")
-    return tuple(int(text[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def writable_folder(folder, flag="--output"):

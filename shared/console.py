@@ -4,13 +4,13 @@
     colorize scans/ -o scans_colour/            # every photo in the folder (sub-folders too)
     colorize film.mp4 --model full_version      # a video, by its type -> film_colorized.mp4
     colorize photo.jpg --hints hints.json --reference palette.jpg
+    colorize film.mp4 --hints hints.json         # hints with "frame": N follow the film
     colorize app                                # the page, http://127.0.0.1:7860
 
 TensorFlow loads only once the flags are read, so `--help` answers at once.
 """
 
 import argparse
-import json
 import mimetypes
 import sys
 from pathlib import Path
@@ -38,8 +38,9 @@ def build_parser():
     parser.add_argument("--temperature", type=cli.positive_float,
                         help="classification models: lower is more vivid, higher calmer (default: the model's)")
     parser.add_argument("--hints", type=Path,
-                        help='one photo: a JSON list of colour hints, [{"x": 120, "y": 40, "color": "#3a7bd5"}] '
-                             "(x the column, y the row, in the photo's pixels)")
+                        help='a photo or video: a JSON list of colour hints, [{"x": 120, "y": 40, "color": "#3a7bd5"}] '
+                             '(x the column, y the row, in its pixels; for a video also "frame": N, carried to the '
+                             "following frames)")
     parser.add_argument("--reference", type=Path, help="one photo: a photo whose colours set the palette")
     return parser
 
@@ -52,8 +53,10 @@ def main(argv=None):
         return app.main(argv[1:], prog="colorize app")
     args = build_parser().parse_args(argv)
     kind = input_kind(args.input)
-    if kind != "photo" and (args.hints or args.reference):
-        raise InputError(f"--hints and --reference apply to one photo; {args.input} is a {kind}")
+    if kind == "folder" and args.hints:
+        raise InputError(f"--hints are points of one photo or video; {args.input} is a folder")
+    if kind != "photo" and args.reference:
+        raise InputError(f"--reference applies to one photo; {args.input} is a {kind}")
     return {"photo": colorize_photo, "folder": colorize_folder, "video": colorize_video}[kind](args)
 
 
@@ -68,7 +71,7 @@ def input_kind(path):
 
 
 def colorize_photo(args):
-    from shared import colorize, commands, data
+    from shared import colorize, commands, data, hints
 
     output = args.output or args.input.with_name(f"{args.input.stem}_colorized.png")
     if output.suffix.lower() not in data.IMAGE_EXTENSIONS:
@@ -78,8 +81,8 @@ def colorize_photo(args):
     cli.writable_file(output, "-o")
     rgb = data.read_rgb(args.input)
     options = {}
-    if args.hints:
-        options["hints"] = read_hints(args.hints, rgb.shape[1], rgb.shape[0])
+    if args.hints:  # checked against the photo's size by colorize.image
+        options["hints"] = [(x, y, colour) for _frame, x, y, colour in hints.read_hints_file(args.hints)]
     if args.reference:
         options["reference"] = str(args.reference)
     commands.save_png(colorize.image(rgb, model=args.model, temperature=args.temperature, **options), output)
@@ -114,36 +117,10 @@ def colorize_video(args):
     from shared import video as video_module
 
     output = args.output or args.input.with_name(f"{args.input.stem}_colorized.mp4")
-    result = colorize.video(args.input, output, model=args.model, temperature=args.temperature)
+    options = {"hints": video_module.hints_by_frame(args.hints)} if args.hints else {}
+    result = colorize.video(args.input, output, model=args.model, temperature=args.temperature, **options)
     print(video_module.summary_line(result))
     return 0
-
-
-def read_hints(path, width, height):
-    """A hints file, [{"x": 120, "y": 40, "color": "#3a7bd5"}, ...] -> [(x, y, (r, g, b)), ...], every point
-    checked to lie in a `width` x `height` photo; InputError in one line for anything else."""
-    try:
-        items = json.loads(Path(path).read_text())
-    except OSError as error:
-        raise InputError(f"cannot read --hints {path} ({error.strerror or error})") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"--hints {path} is not valid JSON ({error})") from error
-    if not isinstance(items, list):
-        raise InputError(f'--hints {path} must hold a JSON list: [{{"x": 120, "y": 40, "color": "#3a7bd5"}}]')
-    hints = []
-    for number, item in enumerate(items, 1):
-        if not isinstance(item, dict) or not {"x", "y", "color"} <= item.keys():
-            raise InputError(f'--hints {path}: hint {number} needs "x", "y" and "color", got {item!r}')
-        x, y = item["x"], item["y"]
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (x, y)):
-            raise InputError(f"--hints {path}: hint {number}'s x and y must be whole numbers, got {x!r}, {y!r}")
-        if not (0 <= x < width and 0 <= y < height):
-            raise InputError(f"--hints {path}: hint {number} at ({x}, {y}) is outside the {width}x{height} photo")
-        try:
-            hints.append((x, y, cli.parse_color(item["color"])))
-        except InputError as error:
-            raise InputError(f"--hints {path}: hint {number}: {error}") from error
-    return hints
 
 
 def run():

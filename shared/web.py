@@ -30,7 +30,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 from PIL import Image
 
-from shared import cli, colorize, data
+from shared import cli, colorize, data, hints
 from shared.data import InputError
 
 PAGE = Path(__file__).with_name("app_page")
@@ -183,9 +183,9 @@ def parse_hints(items):
     if not isinstance(items, list):
         raise InputError("hints must be a list")
     try:
-        return [(int(item["x"]), int(item["y"]), cli.parse_color(item["color"])) for item in items]
+        return [(int(item["x"]), int(item["y"]), hints.parse_colour(item["color"])) for item in items]
     except (KeyError, TypeError, ValueError) as error:
-        raise InputError(f"a hint needs x, y and color ({error})") from error
+        raise InputError(f"a hint needs x, y and a colour like #3a7bd5 ({error})") from error
 
 
 def guidance(request, workspace):

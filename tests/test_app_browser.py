@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT
-from shared import colorize, lab
+from conftest import REPO_ROOT, skip_unless_takes_hints
+from shared import lab
 from test_app import PHOTO, make_clip, start_server, stop_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -134,30 +134,45 @@ def test_a_photo_is_colorized_the_temperature_changes_it_and_it_downloads(visit,
     np.testing.assert_array_equal(as_rgb(saved.read_bytes()), vivid)
 
 
-def test_click_pick_a_suggested_colour_and_the_colour_there_changes(visit, tmp_path):
-    if not hasattr(colorize, "suggest"):
-        pytest.skip("colorize.suggest is not there yet (it comes with the hints, issue 17)")
-    visit.open_file(gray_photo(tmp_path))
-    before = as_rgb(visit.wait_for_result())
-    x, y = 150, 200
+def pick_farthest_suggestion(visit, x, y, shown):
+    """Click (x, y) on the input, wait for the suggestions and pick the one farthest in ab from the colour
+    `shown` there; (its #rrggbb, its ab)."""
     visit.page.click("#input-image", position={"x": x, "y": y})  # shown at its own size: css px = photo px
     visit.page.wait_for_selector("#suggestions .swatch")
     colors = visit.page.eval_on_selector_all("#suggestions .swatch", "swatches => swatches.map(s => s.dataset.color)")
     assert len(colors) == 8
-    ab_before = ab_at(before, x, y)
     targets = {color: lab.rgb_to_lab(np.array([[[int(color[i:i + 2], 16) for i in (1, 3, 5)]]], np.uint8))[0, 0, 1:]
                for color in colors}
-    chosen = max(targets, key=lambda color: np.linalg.norm(targets[color] - ab_before))
+    chosen = max(targets, key=lambda color: np.linalg.norm(targets[color] - ab_at(shown, x, y)))
     visit.page.click(f"#suggestions .swatch[data-color='{chosen}']")
-    after = as_rgb(visit.wait_for_result(visit.result_src()))
-    assert np.linalg.norm(ab_at(after, x, y) - targets[chosen]) < 0.5 * np.linalg.norm(ab_before - targets[chosen])
-    assert visit.page.locator(".hint-layer .hint-dot").count() == 2  # drawn on the input and on the result
-    assert visit.page.locator("#hints li").count() == 1
-    visit.page.screenshot(path=str(SCREENSHOT))
+    return chosen, targets[chosen]
 
-    visit.page.click("#hints li button")  # removed one by one: back to no hints
+
+def test_a_click_shows_suggestions_and_a_model_without_hints_says_so(visit, tmp_path):
+    visit.open_file(gray_photo(tmp_path))
+    shown = as_rgb(visit.wait_for_result())
+    chosen, _ = pick_farthest_suggestion(visit, 150, 200, shown)  # the default model, beta, takes no hints
+    visit.page.wait_for_selector("#message", state="visible")
+    assert "beta does not take hints" in visit.message()
+    assert visit.page.locator(".hint-layer .hint-dot").count() == 2  # drawn on the input and on the result
+    assert chosen in visit.page.text_content("#hints li")
+    visit.page.click("#hints li button")  # removed: the photo colorizes again
     visit.wait_for_result(visit.result_src())
     assert visit.page.locator("#hints li").count() == 0 and visit.page.locator(".hint-dot").count() == 0
+    assert visit.message() is None
+
+
+def test_click_pick_a_suggested_colour_and_the_colour_there_changes(visit, tmp_path):
+    skip_unless_takes_hints("full_version")
+    visit.page.select_option("#model", "full_version")
+    visit.open_file(gray_photo(tmp_path))
+    before = as_rgb(visit.wait_for_result())
+    x, y = 150, 200
+    chosen, target = pick_farthest_suggestion(visit, x, y, before)
+    after = as_rgb(visit.wait_for_result(visit.result_src()))
+    assert np.linalg.norm(ab_at(after, x, y) - target) < 0.5 * np.linalg.norm(ab_at(before, x, y) - target)
+    assert visit.page.locator("#hints li").count() == 1
+    visit.page.screenshot(path=str(SCREENSHOT))
 
 
 def test_a_clip_is_colorized_into_a_video_that_plays(visit, tmp_path):

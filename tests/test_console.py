@@ -1,6 +1,5 @@
 """`colorize`, the installed command (shared.console:run), and starting without TensorFlow's notices."""
 
-import inspect
 import json
 import os
 import subprocess
@@ -12,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT, colour_image, write_image
-from shared import cli, colorize, console, lab, quiet_tensorflow
+from conftest import REPO_ROOT, colour_image, skip_unless_takes_hints, write_image
+from shared import cli, console, lab, quiet_tensorflow
 from test_app import make_clip
 
 COLORIZE = [sys.executable, "-c", "from shared.console import run; run()"]  # what the installed script runs
@@ -81,30 +80,34 @@ def test_a_video_is_told_by_its_type_and_colorized(tmp_path, capsys):
 
 @pytest.mark.parametrize("content, message", [
     ("[{\"x\": 1, \"y\": 2, \"color\": \"#ff0000\"", "is not valid JSON"),
-    ("{\"x\": 1}", "must hold a JSON list"),
-    ("[{\"x\": 1, \"y\": 2}]", 'hint 1 needs "x", "y" and "color"'),
-    ("[{\"x\": 1, \"y\": 2, \"color\": \"red\"}]", "hint 1: a colour must be written #rrggbb, got 'red'"),
+    ("{\"x\": 1}", "expected a JSON list"),
+    ("[{\"x\": 1, \"y\": 2}]", "hint 1 ({\"x\": 1, \"y\": 2}): None is not a colour"),
+    ("[{\"x\": 1, \"y\": 2, \"color\": \"red\"}]", "hint 1 ({\"x\": 1, \"y\": 2, \"color\": \"red\"}): 'red' is not a colour"),
     ("[{\"x\": 1, \"y\": 2, \"color\": \"#00ff00\"}, {\"x\": 80, \"y\": 2, \"color\": \"#00ff00\"}]",
-     "hint 2 at (80, 2) is outside the 80x64 photo"),
+     "hint 2 at x=80, y=2 is outside the 80x64 image"),
     ("[{\"x\": 1.5, \"y\": 2, \"color\": \"#00ff00\"}]", "must be whole numbers"),
 ])
 def test_bad_hints_are_one_line_errors(tmp_path, capsys, content, message):
     photo = gray_photo(tmp_path / "old.png")
     (tmp_path / "hints.json").write_text(content)
-    assert run_colorize(photo, "--hints", tmp_path / "hints.json") == 2
+    assert run_colorize(photo, "--hints", tmp_path / "hints.json", "--model", "full_version") == 2
     error = capsys.readouterr().err
-    assert error.startswith("error: --hints ") and message in error and error.count("\n") == 1
+    assert error.startswith("error: ") and message in error and error.count("\n") == 1, error
     assert not (tmp_path / "old_colorized.png").exists()
 
 
-def test_hints_and_reference_are_for_one_photo(photo_folder, capsys):
-    assert run_colorize(photo_folder, "--reference", photo_folder / "photo0.png") == 2
-    assert "--hints and --reference apply to one photo" in capsys.readouterr().err
+def test_hints_are_for_a_photo_or_a_video_and_a_reference_for_a_photo(photo_folder, tmp_path, capsys):
+    (tmp_path / "hints.json").write_text("[]")
+    clip = make_clip(tmp_path / "clip.mp4", frames=2, size="96x64")
+    assert run_colorize(photo_folder, "--hints", tmp_path / "hints.json") == 2
+    assert run_colorize(clip, "--reference", photo_folder / "photo0.png") == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: --hints are points of one photo or video; {photo_folder} is a folder",
+        f"error: --reference applies to one photo; {clip} is a video"]
 
 
 def test_hints_move_the_colour_at_the_point(tmp_path):
-    if "hints" not in inspect.signature(colorize.image).parameters:
-        pytest.skip("colorize.image takes no hints yet (the hints issue, 17)")
+    skip_unless_takes_hints("full_version")
     photo = gray_photo(tmp_path / "old.png")
     (tmp_path / "hints.json").write_text(json.dumps([{"x": 40, "y": 30, "color": "#d02020"}]))
     assert run_colorize(photo, "--hints", tmp_path / "hints.json", "--model", "full_version") == 0
