@@ -8,6 +8,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from shared.errors import InputError
+
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATASETS = REPO_ROOT / "datasets"
@@ -33,8 +35,6 @@ def positive_float(text):
 def writable_folder(folder, flag="--output"):
     """Create `folder` if needed and check that a file can be written in it, before any work
     starts; an InputError naming the flag otherwise."""
-    from shared.data import InputError
-
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -47,8 +47,6 @@ def writable_folder(folder, flag="--output"):
 
 def writable_file(path, flag):
     """Check before any work that the file `path` can be written (its folder is created)."""
-    from shared.data import InputError
-
     path = Path(path)
     if path.is_dir():
         raise InputError(f"cannot write {flag} {path}: it is a folder; give a file name")
@@ -86,8 +84,6 @@ def _format_warning(message, category, filename, lineno, line=None):
 
 def run(main, argv=None):
     """Run a script's main(argv): user errors and Ctrl-C become one line and an exit code."""
-    from shared.data import InputError
-
     warnings.formatwarning = _format_warning
     try:
         code = main(argv)

@@ -18,14 +18,11 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shared import lab
+from shared.errors import InputError  # noqa: F401 (shared.data.InputError is where callers find it)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 CACHE_LIMIT_BYTES = 1 << 30  # make_dataset(cache="auto") keeps decoded photos in memory up to this much
 GRAPH_FORMATS = {"JPEG", "PNG", "BMP"}  # what tf.io.decode_image reads the way read_rgb does (see graph_decodable)
-
-
-class InputError(Exception):
-    """Something the user gave us is wrong; the message says what and how to fix it."""
 
 
 def read_rgb(path):

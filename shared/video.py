@@ -568,13 +568,15 @@ class VideoResult:
 
 def colorize_video(source, output=None, model="beta", *, batch_size=8, temperature=None, temporal=True,
                    side_by_side=False, max_frames=None, metrics=False, crf=DEFAULT_CRF, precision=accel.COLORIZING_PRECISION,
-                   progress=True, hints=None):
+                   progress=True, on_progress=None, hints=None):
     """Colorize the video file (str or Path) or camera (an int index) `source` into `output` (.mp4: H.264
     at quality `crf`, 0..51, lower is better; .mkv: lossless FFV1; .avi: MJPEG; default
     results/video/<source>_<tier>.mp4) with `model` (a tier name or .keras path), keeping its size, frame
     rate, frame count and audio. `temporal` keeps colours steady along the optical flow; `metrics` also
     measures PSNR against the input and flicker, with and without it, into the result's `metrics`.
-    `precision`: what the network computes in (shared.inference.load_colorizer).
+    `precision`: what the network computes in (shared.inference.load_colorizer). `progress` shows a
+    progress bar; `on_progress(frames_written, total)` (total None when unknown) is called as frames are
+    written, and may raise to stop the work (the file is then removed).
     `hints`: {frame index: [(x, y, (r, g, b)), ...]}, colours the user gave on those frames, carried
     along the optical flow to the following frames (models trained with hints).
     Returns a VideoResult; raises InputError (one line) for bad input, and KeyboardInterrupt after
@@ -587,7 +589,7 @@ def colorize_video(source, output=None, model="beta", *, batch_size=8, temperatu
         hint_tracker = prepare_hints(hints, colorizer, video_source)
         return run_pipeline(video_source, output, colorizer, batch_size=batch_size, temporal_on=temporal,
                             side_by_side=side_by_side, max_frames=max_frames, measure=metrics, crf=crf,
-                            progress=progress, hint_tracker=hint_tracker)
+                            progress=progress, on_progress=on_progress, hint_tracker=hint_tracker)
     finally:
         video_source.capture.release()
 
@@ -628,7 +630,7 @@ def hints_by_frame(path):
 
 
 def run_pipeline(source, output, colorizer, *, batch_size, temporal_on, side_by_side, max_frames, measure, crf,
-                 progress, hint_tracker=None):
+                 progress, on_progress=None, hint_tracker=None):
     """Read, colorize and write on their own threads; returns a VideoResult."""
     measure = VideoMetrics() if measure else None
     steady = temporal_on or measure is not None
@@ -649,7 +651,7 @@ def run_pipeline(source, output, colorizer, *, batch_size, temporal_on, side_by_
     try:
         video = OutputVideo(output, source.fps, out_size, audio_source=source.path, crf=crf,
                             audio_seconds=total / source.fps if total else None)
-        write_frames(video, make_rgb, results, total, source.name, progress)
+        write_frames(video, make_rgb, results, total, source.name, progress, on_progress)
     finally:
         frames.close()
     return VideoResult(output, source.name, video.frames_written, out_size, video.stored_size, source.fps,
@@ -657,14 +659,20 @@ def run_pipeline(source, output, colorizer, *, batch_size, temporal_on, side_by_
                        measure.summary() if measure else None)
 
 
-def write_frames(video, make_rgb, results, total, name, progress=True):
-    """Feed make_rgb(*result) for each result to `video` with a progress bar, then finish it. Ctrl-C keeps the frames done
-    (and re-raises); any other error removes the file."""
+def write_frames(video, make_rgb, results, total, name, progress=True, on_progress=None):
+    """Feed make_rgb(*result) for each result to `video` with a progress bar (and on_progress(frames written,
+    total) as they finish), then finish it. Ctrl-C keeps the frames done (and re-raises); any other error,
+    one from on_progress included, removes the file."""
+    def advance(bar, done):
+        bar.update(done)
+        if on_progress is not None and done:
+            on_progress(video.frames_written, total)
+
     try:
         with tqdm(total=total, unit="frame", dynamic_ncols=True, desc=name, disable=not progress) as bar:
             for result in results:
-                bar.update(video.submit(make_rgb, *result))
-            bar.update(video.drain())
+                advance(bar, video.submit(make_rgb, *result))
+            advance(bar, video.drain())
     except KeyboardInterrupt:
         _keep_partial(video)
         raise
