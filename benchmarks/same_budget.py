@@ -1,7 +1,8 @@
-"""Train beta twice on the same budget, differing in one flag, then measure both on the held-out test photos.
+"""Train a tier twice on the same budget, differing in one flag, then measure both on the held-out test photos.
 
-    python benchmarks/same_budget.py --vary loss         # regression against classification (lr 1e-3, as in the README)
-    python benchmarks/same_budget.py --vary precision    # float32 against bfloat16 (lr 3e-4, the training default)
+    python benchmarks/same_budget.py --vary loss         # beta: regression against classification (lr 1e-3, as in the README)
+    python benchmarks/same_budget.py --vary precision    # beta: float32 against bfloat16 (lr 3e-4, the training default)
+    python benchmarks/same_budget.py --vary hints        # full_version: trained with simulated users' hints or without
     python benchmarks/same_budget.py --vary precision --epochs 100 --output results/precision
 
 Both trainings see the same images (--images, default datasets/landscapes/train
@@ -20,9 +21,10 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = {  # --vary: (name, beta/train.py flags) for each of the two trainings, and their learning rate
-    "loss": ([("regression", ["--loss", "regression"]), ("classification", ["--loss", "classification"])], 1e-3),
-    "precision": ([("float32", ["--precision", "float32"]), ("bfloat16", ["--precision", "bfloat16"])], 3e-4),
+VARIANTS = {  # --vary: (tier, [(name, its train.py flags)] for the two trainings, their learning rate)
+    "loss": ("beta", [("regression", ["--loss", "regression"]), ("classification", ["--loss", "classification"])], 1e-3),
+    "precision": ("beta", [("float32", ["--precision", "float32"]), ("bfloat16", ["--precision", "bfloat16"])], 3e-4),
+    "hints": ("full_version", [("no_hints", ["--no-hints"]), ("hints", ["--hints"])], 3e-4),
 }
 
 
@@ -38,25 +40,25 @@ def main(argv=None, vary=None):
     parser.add_argument("--test-images", default=str(REPO_ROOT / "datasets" / "landscapes" / "test"))
     parser.add_argument("--output", type=Path, help="default: results/<vary>_comparison")
     args = parser.parse_args(argv)
-    variants, learning_rate = VARIANTS[args.vary]
+    tier, variants, learning_rate = VARIANTS[args.vary]
     args.learning_rate = args.learning_rate or learning_rate
     args.output = args.output or REPO_ROOT / "results" / f"{args.vary}_comparison"
 
-    models = [args.output / f"beta_{name}.keras" for name, _ in variants]
+    models = [args.output / f"{tier}_{name}.keras" for name, _ in variants]
     for (name, flags), model in zip(variants, models):
-        train(name, flags, model, args)
+        train(tier, name, flags, model, args)
     evaluate = [sys.executable, "-m", "shared.evaluate", "--model", *map(str, models),
                 "--input", args.test_images, "--output", str(args.output / "report")]
     subprocess.run(evaluate, cwd=REPO_ROOT, check=True)
 
 
-def train(name, flags, model, args):
+def train(tier, name, flags, model, args):
     state = model.with_name(f"{model.stem}.state.json")
     epochs_done = json.loads(state.read_text())["epochs_done"] if state.exists() else None
     if model.exists() and (epochs_done is None or epochs_done >= args.epochs):
         print(f"{name}: reusing {model} (delete it to train again)")
         return
-    command = [sys.executable, "beta/train.py", *flags, "--model-out", str(model),
+    command = [sys.executable, f"{tier}/train.py", *flags, "--model-out", str(model),
                "--epochs", str(args.epochs), "--image-size", str(args.image_size),
                "--batch-size", str(args.batch_size), "--seed", str(args.seed),
                "--learning-rate", str(args.learning_rate)]

@@ -12,6 +12,7 @@ with a lower learning rate. Every training image gets a simulated user's hints
 model is the best automatic colorizer.
 """
 
+import argparse
 from functools import partial
 
 from full_version.model import build_model, unfreeze_encoder
@@ -36,6 +37,10 @@ def main(argv=None):
         help="train the ImageNet encoder too (its BatchNorm statistics stay as ImageNet left them); "
              "best with --init-from a frozen-encoder model and a lower --learning-rate such as 3e-5",
     )
+    parser.add_argument(
+        "--hints", action=argparse.BooleanOptionalAction, default=True,
+        help="give every training image a simulated user's hints and, on some, its palette (default: on)",
+    )
     args = parser.parse_args(argv)
     if args.init_from and args.resume:
         raise InputError("--init-from starts a new training; --resume continues one: give only one of them")
@@ -43,7 +48,7 @@ def main(argv=None):
         raise InputError("full_version predicts colour classes; --loss regression is for alpha and beta")
     start = check_design(load_model(args.init_from)) if args.init_from else None
     build = partial(build_for_training, start=start, fine_tune=args.fine_tune)
-    commands.train_on_folder(args, build, make_dataset=hinted_dataset)
+    commands.train_on_folder(args, build, make_dataset=partial(hinted_dataset, simulate=args.hints))
     return 0
 
 
@@ -75,9 +80,10 @@ def copy_weights(source, target):
         layer.set_weights(match.get_weights())
 
 
-def hinted_dataset(paths, image_size, batch_size, augment=False, shuffle=False, **options):
-    """Training batches carry a simulated user's hints; validation batches (not augmented) none."""
-    hints = "simulated" if augment else "none"
+def hinted_dataset(paths, image_size, batch_size, augment=False, shuffle=False, simulate=True, **options):
+    """Training batches carry a simulated user's hints (unless simulate=False); validation batches
+    (not augmented) none."""
+    hints = "simulated" if augment and simulate else "none"
     return data.make_dataset(paths, image_size, batch_size, augment=augment, shuffle=shuffle, hints=hints, **options)
 
 
