@@ -1,5 +1,6 @@
 import warnings
 
+import cv2
 import numpy as np
 import pytest
 from skimage import color
@@ -73,3 +74,15 @@ def test_gray_rgb_has_no_colour_and_keeps_lightness():
 def test_merge_rejects_mismatched_sizes():
     with pytest.raises(ValueError, match="L is"):
         lab.merge_l_ab(np.zeros((4, 4)), np.zeros((4, 5, 2)))
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_merge_scales_a_smaller_ab_up_to_the_size_of_l(fast):
+    rng = np.random.default_rng(2)
+    l_channel = rng.uniform(20, 90, (48, 64)).astype(np.float32)
+    ab_small = rng.uniform(-0.4, 0.4, (12, 16, 2)).astype(np.float32)
+    ab_full = cv2.resize(ab_small, (64, 48), interpolation=cv2.INTER_LINEAR)
+    merged = lab.merge_l_ab(l_channel, ab_small, fast=fast)
+    assert merged.shape == (48, 64, 3)
+    assert np.abs(merged.astype(int) - lab.merge_l_ab(l_channel, ab_full, fast=fast)).max() <= 1
+    assert np.abs(merged.astype(int) - lab.merge_l_ab(l_channel, ab_full[::-1], fast=fast)).max() > 10
