@@ -35,7 +35,7 @@ def colorize(checkout, clip, output, model, extra, max_frames):
     command = [sys.executable, str(checkout / "shared" / "video.py"), "--model", str(model), "--input", str(clip),
                "--output", str(output), *extra] + (["--max-frames", str(max_frames)] if max_frames else [])
     environment = {**os.environ, "PYTHONPATH": str(checkout)}  # its own shared/, not an installed one
-    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+    result = subprocess.run(command, cwd=checkout, env=environment, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         sys.exit(f"{checkout}: {' '.join(command)} failed:\n{result.stderr[-2000:]}")
     return {variant: (float(psnr), None if flicker == "-" else float(flicker))

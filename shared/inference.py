@@ -52,8 +52,11 @@ class Colorizer:
             self.embedder = ImagenetEmbedder(batch_size=self.batch_size)
         return {"l_norm": l_norm, "embedding": self.embedder(list(l_norm[..., 0] * lab.L_SCALE))}
 
-    def predict_ab(self, l_channels):
-        """L images (each HxW, L in [0, 100]) -> ab_norm images (each HxWx2, in [-1, 1])."""
+    def predict_ab(self, l_channels, at_image_size=True):
+        """L images (each HxW, L in [0, 100]) -> ab_norm images (each HxWx2, in [-1, 1]).
+
+        at_image_size=False leaves a fixed-size model's ab at the size it comes out (its working size),
+        for `lab.merge_l_ab` to scale up once, after whatever else works at a smaller size (video frames)."""
         results = [None] * len(l_channels)
         for indices, batch in self._batches(l_channels):
             inputs = self.network_inputs(batch)
@@ -66,6 +69,8 @@ class Colorizer:
                 height, width = l_channels[i].shape
                 if self.working_size is None:
                     results[i] = ab_norm[:height, :width]
+                elif not at_image_size:
+                    results[i] = ab_norm
                 else:
                     results[i] = cv2.resize(ab_norm, (width, height), interpolation=cv2.INTER_LINEAR)
         return results

@@ -8,10 +8,11 @@
 or from Python, `colorize_video("clip.mp4", "clip_colour.mp4", model="beta")`.
 
 Each frame's colour is dropped (only its L is used), L goes through the model
-in batches, the predicted ab is upsampled to the frame's size and merged with
-the frame's own full-resolution L. With --temporal (the default) colour is
-carried along the optical flow of L from frame to frame (shared/temporal.py),
-so it does not flicker. Reading, inference and writing run on separate threads.
+in batches, and the predicted ab, at the network's size, is scaled up once, to
+the frame's size, as it is merged with the frame's own full-resolution L. With
+--temporal (the default) colour is carried along the optical flow of L from
+frame to frame (shared/temporal.py, on L shrunk to 288 px), so it does not
+flicker. Reading, inference and writing run on separate threads.
 Frames are piped as raw RGB into the ffmpeg that `imageio-ffmpeg` bundles, which
 encodes them (.mp4: H.264, which browsers play; .mkv: lossless FFV1) and muxes
 the input's audio in the same process. The output has the input's size (an .mp4
@@ -161,7 +162,7 @@ def read_frames(source, max_frames=None, motion_estimator=None):
     limit = max_frames or math.inf
     bgr, index, stumbled = source.first_bgr, 0, False
     while index < limit:
-        frame = _make_frame(index, np.ascontiguousarray(bgr[..., ::-1]), motion_estimator)
+        frame = _make_frame(index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), motion_estimator)
         yield frame
         index += 1
         bgr, failed = _next_decodable(source.capture)
@@ -249,16 +250,18 @@ def prefetch(items, size=QUEUE_FRAMES):
 
 def colorize_frames(frames, colorizer, batch_size, temporal_filter=None):
     """Frames -> (frame, ab_pred, ab_steady) in order. ab_pred is the model's own ab_norm for the
-    frame (HxWx2 in [-1, 1]); ab_steady the temporal filter's output, None without one."""
+    frame (hxwx2 in [-1, 1], at the network's output size); ab_steady the temporal filter's output (at
+    the motion's size), None without one. Neither is scaled to the frame yet: `render` does that."""
     frames = iter(frames)
     while batch := list(islice(frames, batch_size)):
-        for frame, ab_pred in zip(batch, colorizer.predict_ab([f.l_channel for f in batch])):
+        for frame, ab_pred in zip(batch, colorizer.predict_ab([f.l_channel for f in batch], at_image_size=False)):
             ab_steady = temporal_filter(ab_pred, frame.motion) if temporal_filter else None
             yield frame, ab_pred, ab_steady
 
 
 def render(frame, ab_norm, side_by_side=False):
-    """The output frame, uint8 RGB: the frame's own L with the ab, optionally after its grayscale."""
+    """The output frame, uint8 RGB: the frame's own L with the ab (any size up to the frame's: scaled up
+    to it), optionally after its grayscale."""
     result = lab.merge_l_ab_fast(frame.l_channel, ab_norm)
     if side_by_side:
         gray = lab.gray_from_l(frame.l_channel, fast=True)
@@ -284,7 +287,9 @@ class VideoMetrics:
         motion = self.motion_estimator.step(frame.l_channel)
         gray = lab.gray_from_l(frame.l_channel)
         self.psnr["grayscale"].append(metrics.psnr(gray, frame.rgb))
+        height, width = frame.l_channel.shape
         for variant, ab_norm in (("no-temporal", ab_pred), ("temporal", ab_steady)):
+            ab_norm = temporal.resized(ab_norm, width, height)  # flicker is measured at the frame's size
             self.psnr[variant].append(metrics.psnr(lab.merge_l_ab(frame.l_channel, ab_norm), frame.rgb))
             change = temporal.flicker(ab_norm, self.previous.get(variant), motion)
             if change is not None:
