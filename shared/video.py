@@ -338,8 +338,10 @@ class Container:
 
 
 CONTAINERS = {
-    # H.264 High profile in 4:2:0 with the index at the front: what browsers and phones play, as soon as it loads
-    ".mp4": Container("mp4", ("-c:v", "libx264", "-preset", "medium", "-crf", "{crf}", "-pix_fmt", "yuv420p",
+    # H.264 High profile in 4:2:0 with the index at the front: what browsers and phones play, as soon as it loads.
+    # x264's preset faster: 0.57-0.67x the CPU of its default (medium), which took a third of all the CPU a
+    # 768x576 frame cost, for 0.4-1.0 dB less at the same crf (README, Video)
+    ".mp4": Container("mp4", ("-c:v", "libx264", "-preset", "faster", "-crf", "{crf}", "-pix_fmt", "yuv420p",
                               "-movflags", "+faststart"), ("-c:a", "aac", "-b:a", "192k"), even_size=True),
     # lossless: FFV1 on RGB (bgr0 keeps every 8-bit value), FLAC; for exact comparisons
     ".mkv": Container("matroska", ("-c:v", "ffv1", "-pix_fmt", "bgr0"), ("-c:a", "flac"), even_size=False),
