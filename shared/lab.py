@@ -72,8 +72,8 @@ def split_lab(lab):
 def merge_l_ab(l_channel, ab_norm, fast=False):
     """L (HxW or HxWx1, in [0, 100]) + predicted ab_norm (hxwx2, in [-1, 1]) -> uint8 RGB of L's size.
 
-    ab_norm may be smaller than L (the network's output, say): it is scaled up bilinearly to L's size
-    (`ab_at_size`), so colour is upsampled once, here. fast=True converts in float32 through OpenCV
+    ab_norm may have another size (the network's output, say): it is scaled bilinearly to L's size
+    (`ab_at_size`), so colour is scaled up once, here. fast=True converts in float32 through OpenCV
     (`lab_to_rgb_fast`, within one level of scikit-image): for video frames.
     """
     l_channel = np.asarray(l_channel, dtype=np.float32)
@@ -86,12 +86,12 @@ def merge_l_ab(l_channel, ab_norm, fast=False):
 
 
 def ab_at_size(ab_norm, shape):
-    """ab_norm (hxwx2, in [-1, 1]) -> (a, b), float32 HxW each in ab units, at `shape` (H, W): scaled up
-    bilinearly (cv2.INTER_LINEAR) when smaller. The ab units are applied first, at the smaller size."""
+    """ab_norm (hxwx2, in [-1, 1]) -> (a, b), float32 HxW each in ab units, at `shape` (H, W): scaled
+    bilinearly (cv2.INTER_LINEAR) where its size differs. The ab units are applied first, at ab's own size."""
     ab = np.asarray(ab_norm, dtype=np.float32) * AB_SCALE
     height, width = shape
-    if ab.shape[0] > height or ab.shape[1] > width:
-        raise ValueError(f"L is {tuple(shape)} but ab is {ab.shape[:2]}: ab can be smaller than L, not larger")
+    if ab.ndim != 3 or ab.shape[-1] != 2:
+        raise ValueError(f"ab must be hxwx2, got shape {ab.shape} (L is {tuple(shape)})")
     if ab.shape[:2] != (height, width):
         ab = cv2.resize(ab, (width, height), interpolation=cv2.INTER_LINEAR)
     return cv2.split(ab)

@@ -302,6 +302,18 @@ def test_the_filter_takes_any_size_of_ab_and_answers_at_the_size_of_the_motion()
         np.testing.assert_allclose(carried, 0.25, atol=1e-6)  # the same colour everywhere stays where it is
 
 
+def test_a_network_larger_than_the_frame_colorizes_it_too(clip, tmp_path):
+    from beta.model import build_model
+    from shared import ab_bins
+
+    keras.utils.set_random_seed(0)
+    ab_bins.with_decoding(build_model(128)).save(tmp_path / "beta128.keras")  # 128x128 ab for 64x48 frames
+    result = video.colorize_video(clip, tmp_path / "small.mkv", model=tmp_path / "beta128.keras", max_frames=3,
+                                  metrics=True, progress=False)
+    assert (result.frames, result.size) == (3, (WIDTH, HEIGHT))
+    assert read_clip(tmp_path / "small.mkv")[0][0].shape == (HEIGHT, WIDTH, 3)
+
+
 def test_predict_ab_can_leave_ab_at_the_network_size():
     from beta.model import build_model
     from shared import ab_bins
