@@ -260,8 +260,8 @@ def colorize_frames(frames, colorizer, batch_size, temporal_filter=None):
 
 
 def render(frame, ab_norm, side_by_side=False):
-    """The output frame, uint8 RGB: the frame's own L with the ab (any size up to the frame's: scaled up
-    to it), optionally after its grayscale."""
+    """The output frame, uint8 RGB: the frame's own L with the ab (of any size: scaled to the frame's),
+    optionally after its grayscale."""
     result = lab.merge_l_ab_fast(frame.l_channel, ab_norm)
     if side_by_side:
         gray = lab.gray_from_l(frame.l_channel, fast=True)
@@ -339,8 +339,8 @@ class Container:
 
 CONTAINERS = {
     # H.264 High profile in 4:2:0 with the index at the front: what browsers and phones play, as soon as it loads.
-    # x264's preset faster: 0.57-0.67x the CPU of its default (medium), which took a third of all the CPU a
-    # 768x576 frame cost, for 0.4-1.0 dB less at the same crf (README, Video)
+    # x264's preset faster: 0.57-0.67x the CPU of its default (medium), which took about 20 ms a 768x576
+    # frame, as much as the network, for 0.4-1.0 dB less at the same crf (README, Video)
     ".mp4": Container("mp4", ("-c:v", "libx264", "-preset", "faster", "-crf", "{crf}", "-pix_fmt", "yuv420p",
                               "-movflags", "+faststart"), ("-c:a", "aac", "-b:a", "192k"), even_size=True),
     # lossless: FFV1 on RGB (bgr0 keeps every 8-bit value), FLAC; for exact comparisons
