@@ -18,7 +18,8 @@ Prints the machine, the measured float32 (and bfloat16) matmul GFLOP/s, then:
 - video: frames/s end to end at 768x576 (datasets/video/campus_walk.mp4, with
   the temporal filter, the model `--model beta` uses: yours or the shipped
   one), and each stage's share of a serial pass, written through the same
-  ffmpeg H.264 pipe as shared/video.py.
+  ffmpeg H.264 pipe as shared/video.py, and the CPU time ffmpeg's encoder
+  takes a frame beside it.
 
 Absolute numbers on a shared machine are noise; compare the ratios printed
 beside them, which come from the same run. Nothing is downloaded: the training
@@ -28,6 +29,7 @@ models are freshly initialised (speed does not depend on the weights).
 import argparse
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -261,12 +263,13 @@ def video_table(frames):
     with tempfile.TemporaryDirectory() as folder:
         colorizer = inference.load_colorizer("beta", BATCH)  # what `shared/video.py --model beta` runs
 
-        # stages, one after the other on this thread
+        # stages, one after the other on this thread, each as shared/video.py runs it
         capture = cv2.VideoCapture(str(VIDEO_768), cv2.CAP_FFMPEG)
         width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        encoder_cpu = children_cpu_seconds()
         writer = video.OutputVideo(Path(folder) / "stages.mp4", 25, (width, height))
         estimator, smoother = temporal.MotionEstimator(), temporal.TemporalFilter()
-        seconds = dict.fromkeys(("decode", "Lab", "flow", "network", "merge", "encode"), 0.0)
+        seconds = dict.fromkeys(("decode", "Lab", "flow", "network", "filter", "merge", "encode"), 0.0)
         colorizer.predict_ab([np.zeros((height, width), np.float32)] * BATCH)  # trace once
         done = 0
         while done < frames:
@@ -276,30 +279,35 @@ def video_table(frames):
                 ok, bgr = capture.read()
                 if not ok:
                     break
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 t1 = time.perf_counter()
-                l_channel = lab.rgb_to_l_fast(np.ascontiguousarray(bgr[..., ::-1]))  # as video.py does
+                l_channel = lab.rgb_to_l_fast(rgb)
                 t2 = time.perf_counter()
                 motion = estimator.step(l_channel)
                 t3 = time.perf_counter()
                 seconds["decode"] += t1 - t0
                 seconds["Lab"] += t2 - t1
                 seconds["flow"] += t3 - t2
-                batch.append(video.Frame(done + len(batch), None, l_channel, motion))
+                batch.append(video.Frame(done + len(batch), rgb, l_channel, motion))
             if not batch:
                 break
             t0 = time.perf_counter()
-            abs_ = colorizer.predict_ab([f.l_channel for f in batch])
+            abs_ = colorizer.predict_ab([f.l_channel for f in batch], at_image_size=False)
             seconds["network"] += time.perf_counter() - t0
             for frame, ab in zip(batch, abs_):
                 t0 = time.perf_counter()
-                rgb = video.render(frame, smoother(ab, frame.motion))
+                ab_steady = smoother(ab, frame.motion)
                 t1 = time.perf_counter()
+                rgb = video.render(frame, ab_steady)
+                t2 = time.perf_counter()
                 writer.submit(lambda frame_rgb: frame_rgb, rgb)
                 writer.drain()  # serial: this frame is in ffmpeg's pipe before the next starts
-                seconds["merge"] += t1 - t0
-                seconds["encode"] += time.perf_counter() - t1
+                seconds["filter"] += t1 - t0
+                seconds["merge"] += t2 - t1
+                seconds["encode"] += time.perf_counter() - t2
             done += len(batch)
         writer.finish()
+        encoder_cpu = children_cpu_seconds() - encoder_cpu
         capture.release()
         serial = sum(seconds.values())
 
@@ -313,7 +321,15 @@ def video_table(frames):
                  f"{end_to_end:.2f} frames/s end to end (threads overlap the stages); serial pass "
                  f"{frames / serial:.2f} frames/s, shares of it:")
     lines.append("  " + ", ".join(f"{name} {s / serial:.0%} ({1000 * s / frames:.0f} ms)" for name, s in seconds.items()))
+    lines.append(f"  and beside it, in its own process: ffmpeg encoding H.264, {1000 * encoder_cpu / frames:.0f} ms "
+                 "of CPU a frame (encode above is only the hand-over through its pipe)")
     return lines
+
+
+def children_cpu_seconds():
+    """CPU seconds (user + system) of the child processes that have finished so far: ffmpeg's, here."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # --- main -------------------------------------------------------------------------------

@@ -72,12 +72,14 @@ class Colorizer:
             palettes = np.repeat(hints.reference_palette(reference)[None], len(indices), axis=0)
         return hint_maps, palettes
 
-    def predict_ab(self, l_channels, points=None, reference=None):
+    def predict_ab(self, l_channels, points=None, reference=None, at_image_size=True):
         """L images (each HxW, L in [0, 100]) -> ab_norm images (each HxWx2, in [-1, 1]).
 
         `points`: per image a list of checked hints (x, y, (r, g, b)) in its own pixels
         (shared/hints.py); `reference`: uint8 RGB whose colours set every image's palette.
-        Only models that take hints accept them."""
+        Only models that take hints accept them. at_image_size=False leaves a fixed-size model's ab
+        at the size it comes out (its working size), for `lab.merge_l_ab` to scale up once, after
+        whatever else works at a smaller size (video frames)."""
         self.check_guidance(points and any(points), reference)
         results = [None] * len(l_channels)
         for indices, batch in self._batches(l_channels):
@@ -91,6 +93,8 @@ class Colorizer:
                 height, width = l_channels[i].shape
                 if self.working_size is None:
                     results[i] = ab_norm[:height, :width]
+                elif not at_image_size:
+                    results[i] = ab_norm
                 else:
                     results[i] = cv2.resize(ab_norm, (width, height), interpolation=cv2.INTER_LINEAR)
         return results

@@ -7,9 +7,11 @@ The networks work in CIE Lab (D65 white, sRGB primaries, as scikit-image's
     network target  ab_norm = ab / 128     # ab in [-128, 127] -> [-1, 1], a tanh covers it
 
 Three implementations of RGB -> Lab exist, tested to agree: NumPy (scikit-image)
-for files and video frames, TensorFlow for the `tf.data` input pipeline, and
-OpenCV for the input pipeline without TensorFlow. Video frames go back from Lab
-to RGB through OpenCV too (`lab_to_rgb_fast`), tested equal to scikit-image.
+for files, TensorFlow for the `tf.data` input pipeline, and OpenCV for the input
+pipeline without TensorFlow. Video frames take their L by table look-up in
+OpenCV (`rgb_to_l_fast`) and go back from Lab to RGB through OpenCV too
+(`merge_l_ab_fast`, which also scales the network's small ab up to the frame),
+both tested equal to scikit-image.
 """
 
 import cv2
@@ -68,18 +70,31 @@ def split_lab(lab):
 
 
 def merge_l_ab(l_channel, ab_norm, fast=False):
-    """L (HxW or HxWx1, in [0, 100]) + predicted ab_norm (HxWx2, in [-1, 1]) -> uint8 RGB.
+    """L (HxW or HxWx1, in [0, 100]) + predicted ab_norm (hxwx2, in [-1, 1]) -> uint8 RGB of L's size.
 
-    fast=True converts in float32 (`lab_to_rgb_fast`, within one level of scikit-image): for video frames.
+    ab_norm may have another size (the network's output, say): it is scaled bilinearly to L's size
+    (`ab_at_size`), so colour is scaled up once, here. fast=True converts in float32 through OpenCV
+    (`lab_to_rgb_fast`, within one level of scikit-image): for video frames.
     """
     l_channel = np.asarray(l_channel, dtype=np.float32)
     if l_channel.ndim == 3:
         l_channel = l_channel[..., 0]
-    ab_norm = np.asarray(ab_norm, dtype=np.float32)
-    if ab_norm.shape[:2] != l_channel.shape:
-        raise ValueError(f"L is {l_channel.shape} but ab is {ab_norm.shape[:2]}")
-    to_rgb = lab_to_rgb_fast if fast else lab_to_rgb
-    return to_rgb(cv2.merge([l_channel, ab_norm[..., 0] * AB_SCALE, ab_norm[..., 1] * AB_SCALE]))
+    a, b = ab_at_size(ab_norm, l_channel.shape)
+    if fast:
+        return _lab_channels_to_rgb_fast(np.ascontiguousarray(l_channel), a, b)
+    return lab_to_rgb(cv2.merge([l_channel, a, b]))
+
+
+def ab_at_size(ab_norm, shape):
+    """ab_norm (hxwx2, in [-1, 1]) -> (a, b), float32 HxW each in ab units, at `shape` (H, W): scaled
+    bilinearly (cv2.INTER_LINEAR) where its size differs. The ab units are applied first, at ab's own size."""
+    ab = np.asarray(ab_norm, dtype=np.float32) * AB_SCALE
+    height, width = shape
+    if ab.ndim != 3 or ab.shape[-1] != 2:
+        raise ValueError(f"ab must be hxwx2, got shape {ab.shape} (L is {tuple(shape)})")
+    if ab.shape[:2] != (height, width):
+        ab = cv2.resize(ab, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.split(ab)
 
 
 def gray_from_l(l_channel, fast=False):
@@ -120,63 +135,66 @@ def split_lab_tf(lab):
     return lab[..., :1] / L_SCALE, lab[..., 1:] / AB_SCALE
 
 
-# --- float32 NumPy versions for video frames ----------------------------------------------
+# --- float32 OpenCV versions for video frames ---------------------------------------------
 # scikit-image works in float64 and converts all three channels; a 768x576 frame takes tens of
 # milliseconds each way. These give the same numbers (L to 1e-4, RGB to one level in 255) in a
-# fraction of the time, and are what shared/video.py uses per frame.
+# few milliseconds (`python benchmarks/speed.py --skip training alpha`), and are what
+# shared/video.py uses per frame.
 
 _XYZ_TO_RGB_64 = np.linalg.inv(_RGB_TO_XYZ.astype(np.float64))  # sRGB linear <- XYZ (D65)
 _XYZ_TO_RGB = _XYZ_TO_RGB_64.astype(np.float32)
 _LINEAR_LUT = np.arange(256, dtype=np.float64) / 255.0
 _LINEAR_LUT = np.where(_LINEAR_LUT > 0.04045, ((_LINEAR_LUT + 0.055) / 1.055) ** 2.4, _LINEAR_LUT / 12.92)
 _Y_LUT = (_LINEAR_LUT[:, None] * _RGB_TO_XYZ[1].astype(np.float64)[None, :]).astype(np.float32)  # 256 x 3
+_Y_LUT_PER_CHANNEL = _Y_LUT.reshape(256, 1, 3)  # as cv2.LUT takes it: R, G and B's share of Y per level
+_SUM_OF_CHANNELS = np.ones((1, 3), np.float32)  # cv2.transform's matrix: R + G + B
 
 
 def rgb_to_l_fast(rgb):
-    """`rgb_to_l` for uint8 RGB by table look-up: only Y is needed for L."""
+    """`rgb_to_l` for uint8 RGB: only Y is needed for L, and OpenCV looks up each channel's share of it and adds
+    them up."""
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8:
         return rgb_to_l(rgb)
-    y = _Y_LUT[rgb[..., 0], 0] + _Y_LUT[rgb[..., 1], 1] + _Y_LUT[rgb[..., 2], 2]
-    f = np.where(y > 0.008856, np.cbrt(y), 7.787 * y + 16.0 / 116.0)
-    return (116.0 * f - 16.0).astype(np.float32)
+    y = cv2.transform(cv2.LUT(rgb, _Y_LUT_PER_CHANNEL), _SUM_OF_CHANNELS)  # float32 HxW, Y in [0, 1]
+    l_channel = np.cbrt(y)
+    l_channel *= 116.0
+    l_channel -= 16.0
+    dark = y <= 0.008856  # where L follows a straight line instead of the cube root: near black
+    if dark.any():
+        l_channel[dark] = (116.0 * 7.787) * y[dark]
+    return l_channel
 
 
-def lab_to_linear_rgb(lab, clip_z=False):
+def lab_to_linear_rgb(lab):
     """Lab (..., 3) -> linear sRGB (..., 3), unclipped: a colour is in the gamut when all three are in
-    [0, 1]. In float32 for float32 input, else float64. clip_z=True clips z at 0 before the cube, as
-    scikit-image does."""
+    [0, 1]. In float32 for float32 input, else float64."""
     lab = np.asarray(lab)
     lab = lab if lab.dtype == np.float32 else lab.astype(np.float64)
     fy = (lab[..., 0] + 16.0) / 116.0
     fz = fy - lab[..., 2] / 200.0
-    f = np.stack([fy + lab[..., 1] / 500.0, fy, np.maximum(fz, 0.0) if clip_z else fz], axis=-1)
+    f = np.stack([fy + lab[..., 1] / 500.0, fy, fz], axis=-1)
     xyz = np.where(f > 0.2068966, f**3, (f - 16.0 / 116.0) / 7.787) * _D65_WHITE
     return xyz @ (_XYZ_TO_RGB if lab.dtype == np.float32 else _XYZ_TO_RGB_64).T
 
 
 def lab_to_rgb_fast(lab):
-    """`lab_to_rgb` in float32: Lab -> uint8 RGB, clipped to the sRGB gamut as scikit-image does.
-
-    OpenCV converts (10x faster than NumPy) and equals scikit-image to one level
-    in 255, except where z < 0 (deep yellows at low L, far outside the gamut),
-    which scikit-image clips before the cube and OpenCV does not: those few
-    pixels go through `_lab_to_rgb_numpy`.
-    """
-    lab = np.ascontiguousarray(lab, dtype=np.float32)
+    """`lab_to_rgb` in float32 through OpenCV (10x faster than NumPy): Lab (HxWx3, or Nx3) -> uint8 RGB,
+    clipped to the sRGB gamut; equal to scikit-image to one level in 255 (tested)."""
+    lab = np.asarray(lab, dtype=np.float32)
     image = lab if lab.ndim == 3 else lab.reshape(1, -1, 3)  # OpenCV takes HxWx3 images
-    rgb = cv2.convertScaleAbs(cv2.cvtColor(image, cv2.COLOR_Lab2RGB), alpha=255.0).reshape(lab.shape)  # rounds, clips
-    negative_z = lab[..., 2] > (lab[..., 0] + 16.0) * (200.0 / 116.0)  # fz = (L + 16) / 116 - b / 200 < 0
-    if negative_z.any():
-        rgb[negative_z] = _lab_to_rgb_numpy(lab[negative_z])
-    return rgb
+    l_channel, a, b = cv2.split(image)
+    return _lab_channels_to_rgb_fast(l_channel, a, b).reshape(lab.shape)
 
 
-def _lab_to_rgb_numpy(lab):
-    linear = lab_to_linear_rgb(np.asarray(lab, dtype=np.float32), clip_z=True)
-    gamma = 1.055 * np.power(np.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055
-    rgb = np.where(linear > 0.0031308, gamma, 12.92 * linear)
-    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+def _lab_channels_to_rgb_fast(l_channel, a, b):
+    """L, a, b (float32 HxW each) -> uint8 RGB. b is first limited to where z reaches 0, as `lab_to_rgb` does:
+    scikit-image clips z there (deep yellows at low L, far outside the gamut), OpenCV would not."""
+    b_limit = l_channel + 16.0
+    b_limit *= 200.0 / 116.0  # fz = (L + 16) / 116 - b / 200 = 0
+    np.minimum(b, b_limit, out=b_limit)
+    rgb = cv2.cvtColor(cv2.merge([l_channel, a, b_limit]), cv2.COLOR_Lab2RGB)  # float32 in [0, 1]
+    return cv2.convertScaleAbs(rgb, alpha=255.0)  # rounds and saturates to uint8
 
 
 def merge_l_ab_fast(l_channel, ab_norm):

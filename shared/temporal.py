@@ -53,16 +53,30 @@ def l_to_uint8(l_channel):
 
 @lru_cache(maxsize=4)
 def _pixel_grid(height, width):
-    """(x, y) coordinates of every pixel, float32 HxW each; read-only, shared between calls."""
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    grid_x.flags.writeable = grid_y.flags.writeable = False
-    return grid_x, grid_y
+    """The (x, y) coordinates of every pixel, float32 HxWx2; read-only, shared between calls."""
+    grid = np.stack(np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)), axis=-1)
+    grid.flags.writeable = False
+    return grid
 
 
-def warp(image, flow):
-    """Sample `image` (frame t-1, HxW[xC]) at the positions `flow` points to: the image moved to frame t."""
-    grid_x, grid_y = _pixel_grid(*flow.shape[:2])
-    return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+def positions(flow):
+    """Where each pixel of frame t was in frame t-1, (x, y) float32 HxWx2: the map `warp` samples at."""
+    return _pixel_grid(*flow.shape[:2]) + flow
+
+
+def warp(image, flow, where=None):
+    """Sample `image` (frame t-1, HxW[xC]) at the positions `flow` points to: the image moved to frame t.
+    `where`: those positions, when already computed (`positions(flow)`)."""
+    where = positions(flow) if where is None else where
+    return cv2.remap(image, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def resized(image, width, height):
+    """An HxW[xC] image at width x height: averaged when it shrinks, bilinear when it grows, itself when it fits."""
+    if image.shape[:2] == (height, width):
+        return image
+    shrink = width < image.shape[1] or height < image.shape[0]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
 class MotionEstimator:
@@ -93,68 +107,71 @@ class MotionEstimator:
         if self.flow_side is None or side <= self.flow_side:
             return l_channel
         scale = self.flow_side / side
-        size = (max(1, round(l_channel.shape[1] * scale)), max(1, round(l_channel.shape[0] * scale)))
-        return cv2.resize(l_channel, size, interpolation=cv2.INTER_AREA)
+        return resized(l_channel, max(1, round(l_channel.shape[1] * scale)), max(1, round(l_channel.shape[0] * scale)))
 
     def motion(self, previous, current):
+        """The Motion from `previous` to `current`, each (L float32, L uint8) at the flow's size."""
         (l_prev, l8_prev), (l_cur, l8_cur) = previous, current
         backward = self.dis.calc(l8_cur, l8_prev, None)  # frame t -> t-1
         forward = self.dis.calc(l8_prev, l8_cur, None)  # frame t-1 -> t
+        where = positions(backward)
         # forward-backward check: going back then forward again should land where we started
-        round_trip = backward + warp(forward, backward)
-        fb_error = np.linalg.norm(round_trip, axis=-1)
-        fb_tolerance = FB_TOLERANCE_PX + 0.05 * np.linalg.norm(backward, axis=-1)
+        fb_error_sq = _squared_length(backward + warp(forward, backward, where))
+        fb_tolerance = _squared_length(backward)
+        np.sqrt(fb_tolerance, out=fb_tolerance)
+        fb_tolerance *= 0.05
+        fb_tolerance += FB_TOLERANCE_PX
         # photometric check, with whole-frame brightness changes (old film, auto exposure) removed
-        l_warped = warp(l_prev, backward)
-        l_error = np.abs((l_cur - l_cur.mean()) - (l_warped - l_prev.mean()))
-        confidence = np.exp(-((fb_error / fb_tolerance) ** 2) - (l_error / L_TOLERANCE) ** 2)
-        confidence *= _inside(backward)  # pixels that came from outside the frame are new
-        confidence = confidence.astype(np.float32)
+        l_error = l_cur - warp(l_prev, backward, where)
+        l_error -= float(l_cur.mean() - l_prev.mean())
+        # confidence = exp(-(fb_error / fb_tolerance)^2 - (l_error / L_TOLERANCE)^2)
+        exponent = fb_error_sq / (fb_tolerance * fb_tolerance)
+        exponent += (l_error * l_error) * (1.0 / L_TOLERANCE**2)
+        confidence = cv2.exp(-exponent)
+        height, width = l_cur.shape
+        came_from_outside = cv2.inRange(where, (0.0, 0.0), (width - 1.0, height - 1.0)) == 0
+        confidence[came_from_outside] = 0.0  # those pixels are new
 
-        mean_l_change = float(np.mean(np.abs(l_cur - l_prev)))
-        cut = mean_l_change > CUT_L_CHANGE or float(np.mean(confidence > RELIABLE)) < CUT_RELIABLE_SHARE
+        mean_l_change = cv2.norm(l_cur, l_prev, cv2.NORM_L1) / l_cur.size
+        cut = mean_l_change > CUT_L_CHANGE or np.count_nonzero(confidence > RELIABLE) < CUT_RELIABLE_SHARE * l_cur.size
         return Motion(backward, confidence, cut)
 
 
-def _inside(flow):
-    height, width = flow.shape[:2]
-    grid_x, grid_y = _pixel_grid(height, width)
-    x, y = grid_x + flow[..., 0], grid_y + flow[..., 1]
-    return ((x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)).astype(np.float32)
+def _squared_length(vectors):
+    """|v|^2 of each vector of an HxWx2 array, float32 HxW."""
+    return cv2.transform(cv2.multiply(vectors, vectors), np.ones((1, 2), np.float32))
 
 
 class TemporalFilter:
     """Blends each new ab prediction with the previous output carried along the flow.
 
-    It works at the motion's size: a frame larger than that is shrunk, blended
-    and scaled back up, which keeps all the colour detail there is (the network
-    predicts ab at 256x256 or less) for a quarter of the work at 768x576.
+    It works at the motion's size: a prediction of another size (the network's
+    own, 128x128 say) is scaled to it, blended, and returned at that size, for
+    `lab.merge_l_ab` to scale up to the frame once. That size keeps all the
+    colour detail there is (the network predicts ab at 256x256 or less) for a
+    fraction of the work at the frame's size.
     """
 
     def __init__(self, strength=STRENGTH):
         self.strength = strength
-        self.previous = None  # the last output ab_norm, HxWx2, at the motion's size
+        self.previous = None  # the last output ab_norm, hxwx2: at the motion's size, or the first prediction's
 
     def __call__(self, ab_pred, motion):
-        """ab_pred: ab_norm HxWx2 for frame t; motion: Motion from frame t-1 (None or a cut: start afresh)."""
+        """ab_pred: ab_norm hxwx2 for frame t, any size; motion: Motion from frame t-1 (None or a cut: start
+        afresh). Returns ab_norm at the motion's size, or ab_pred itself where nothing carries over."""
         ab_pred = np.asarray(ab_pred, np.float32)
         if motion is None:
             self.previous = ab_pred  # no estimate yet: the next frame's motion says which size to keep
             return ab_pred
         height, width = motion.flow.shape[:2]
-        full_size = ab_pred.shape[:2] != (height, width)
-        ab_small = cv2.resize(ab_pred, (width, height), interpolation=cv2.INTER_AREA) if full_size else ab_pred
-        previous = self.previous
-        if previous is not None and previous.shape[:2] != (height, width):
-            previous = cv2.resize(previous, (width, height), interpolation=cv2.INTER_AREA)
+        ab_now = resized(ab_pred, width, height)
+        previous = None if self.previous is None else resized(self.previous, width, height)
         if motion.cut or previous is None:
-            self.previous = ab_small
+            self.previous = ab_now
             return ab_pred
         weight = (self.strength * motion.confidence)[..., None]
-        self.previous = weight * warp(previous, motion.flow) + (1.0 - weight) * ab_small
-        if not full_size:
-            return self.previous
-        return cv2.resize(self.previous, ab_pred.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+        self.previous = weight * warp(previous, motion.flow) + (1.0 - weight) * ab_now
+        return self.previous
 
 
 def flicker(ab_norm, ab_norm_previous, motion):

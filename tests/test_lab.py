@@ -1,5 +1,6 @@
 import warnings
 
+import cv2
 import numpy as np
 import pytest
 from skimage import color
@@ -70,6 +71,19 @@ def test_gray_rgb_has_no_colour_and_keeps_lightness():
     np.testing.assert_allclose(lab.rgb_to_l(gray), lab.rgb_to_l(rgb), atol=0.5)
 
 
-def test_merge_rejects_mismatched_sizes():
+def test_merge_rejects_what_is_not_ab():
     with pytest.raises(ValueError, match="L is"):
-        lab.merge_l_ab(np.zeros((4, 4)), np.zeros((4, 5, 2)))
+        lab.merge_l_ab(np.zeros((4, 4)), np.zeros((4, 4, 3)))
+
+
+@pytest.mark.parametrize("fast", [False, True])
+@pytest.mark.parametrize("ab_size", [(12, 16), (128, 128)], ids=["smaller", "larger"])
+def test_merge_scales_ab_of_another_size_to_the_size_of_l(fast, ab_size):
+    rng = np.random.default_rng(2)
+    l_channel = rng.uniform(20, 90, (48, 64)).astype(np.float32)
+    ab_other = cv2.resize(rng.uniform(-0.4, 0.4, (6, 8, 2)).astype(np.float32), ab_size[::-1])
+    ab_same = cv2.resize(ab_other, (64, 48), interpolation=cv2.INTER_LINEAR)
+    merged = lab.merge_l_ab(l_channel, ab_other, fast=fast)
+    assert merged.shape == (48, 64, 3)
+    assert np.abs(merged.astype(int) - lab.merge_l_ab(l_channel, ab_same, fast=fast)).max() <= 1
+    assert np.abs(merged.astype(int) - lab.merge_l_ab(l_channel, ab_same[::-1], fast=fast)).max() > 10

@@ -288,6 +288,44 @@ def test_temporal_filter_follows_the_motion_and_resets_at_cuts():
     np.testing.assert_array_equal(steady(np.zeros_like(ab_first), cut), 0.0)
 
 
+def test_the_filter_takes_any_size_of_ab_and_answers_at_the_size_of_the_motion():
+    l_channels = [lab.rgb_to_l(rgb) for rgb in moving_pattern(3)]
+    estimator, steady = temporal.MotionEstimator(flow_side=24), temporal.TemporalFilter()  # 64x48 -> 32x24
+    estimator.step(l_channels[0])
+    motions = [estimator.step(l_channels[1]), estimator.step(l_channels[2])]
+    assert motions[0].flow.shape == (24, 32, 2) and not motions[0].cut
+    ab_network = np.full((16, 16, 2), 0.25, np.float32)  # the network's own size, not the frame's
+    assert steady(ab_network, None) is ab_network  # nothing to carry over yet
+    for motion in motions:
+        carried = steady(ab_network, motion)
+        assert carried.shape == (24, 32, 2)
+        np.testing.assert_allclose(carried, 0.25, atol=1e-6)  # the same colour everywhere stays where it is
+
+
+def test_a_network_larger_than_the_frame_colorizes_it_too(clip, tmp_path):
+    from beta.model import build_model
+    from shared import ab_bins
+
+    keras.utils.set_random_seed(0)
+    ab_bins.with_decoding(build_model(128)).save(tmp_path / "beta128.keras")  # 128x128 ab for 64x48 frames
+    result = video.colorize_video(clip, tmp_path / "small.mkv", model=tmp_path / "beta128.keras", max_frames=3,
+                                  metrics=True, progress=False)
+    assert (result.frames, result.size) == (3, (WIDTH, HEIGHT))
+    assert read_clip(tmp_path / "small.mkv")[0][0].shape == (HEIGHT, WIDTH, 3)
+
+
+def test_predict_ab_can_leave_ab_at_the_network_size():
+    from beta.model import build_model
+    from shared import ab_bins
+
+    colorizer = inference.Colorizer(ab_bins.with_decoding(build_model(32)))
+    l_channel = np.random.default_rng(0).uniform(0, 100, (48, 64)).astype(np.float32)
+    (small,) = colorizer.predict_ab([l_channel], at_image_size=False)
+    (full,) = colorizer.predict_ab([l_channel])
+    assert small.shape == (32, 32, 2) and full.shape == (48, 64, 2)
+    np.testing.assert_allclose(full, cv2.resize(small, (64, 48), interpolation=cv2.INTER_LINEAR), atol=1e-6)
+
+
 def test_flicker_is_zero_for_colour_that_moves_with_the_scene():
     frames = moving_pattern(2)
     estimator = temporal.MotionEstimator()
@@ -365,11 +403,11 @@ def interrupt_on_third_batch(monkeypatch):
     predict_ab = inference.Colorizer.predict_ab
     calls = []
 
-    def interrupted_on_third_batch(self, l_channels):
+    def interrupted_on_third_batch(self, l_channels, **options):
         calls.append(len(l_channels))
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return predict_ab(self, l_channels)
+        return predict_ab(self, l_channels, **options)
 
     monkeypatch.setattr(inference.Colorizer, "predict_ab", interrupted_on_third_batch)
 
@@ -395,7 +433,7 @@ def test_ctrl_c_cuts_the_audio_to_the_frames_done(model_path, tmp_path, monkeypa
 
 
 def test_ctrl_c_before_any_frame_leaves_no_file(model_path, clip, tmp_path, monkeypatch):
-    def interrupted(self, l_channels):
+    def interrupted(self, l_channels, **options):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(inference.Colorizer, "predict_ab", interrupted)
