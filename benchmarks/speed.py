@@ -7,7 +7,8 @@ Prints the machine, the measured float32 (and bfloat16) matmul GFLOP/s, then:
 - training images/s per tier and size, fed four ways, measured interleaved in
   one run (medians over repeats): `memory` (one batch already in RAM: the
   network alone), the same in the other precision, `pipeline` (the real
-  tf.data pipeline from the files, with augmentation) and `reference` (the
+  tf.data pipeline from the files, with augmentation; full_version's batches
+  carry simulated users' hints, as its training does) and `reference` (the
   reference design's feeding: all images decoded into RAM, each batch
   augmented with scipy's affine_transform as Keras 2's ImageDataGenerator did
   and converted with scikit-image's rgb2lab in a Python generator); achieved
@@ -16,8 +17,8 @@ Prints the machine, the measured float32 (and bfloat16) matmul GFLOP/s, then:
 - alpha: seconds for its 1000 epochs on the bundled image, through the real
   training loop (callbacks and logging included);
 - video: frames/s end to end at 768x576 (datasets/video/campus_walk.mp4, with
-  the temporal filter, the model `--model beta` uses: yours or the shipped
-  one), and each stage's share of a serial pass, written through the same
+  the temporal filter) with the models `--model beta` and `--model full_version`
+  use (yours or the shipped ones), and beta's stages' shares of a serial pass, written through the same
   ffmpeg H.264 pipe as shared/video.py, and the CPU time ffmpeg's encoder
   takes a frame beside it.
 
@@ -100,7 +101,7 @@ def forward_flops(model):
     """FLOPs of one image's forward pass through the convolutions and dense layers (multiply-add = 2)."""
     total = 0
     for layer in layers.all_layers(model):
-        if isinstance(layer, keras.layers.Conv2D):
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
             _, height, width, _ = layer.output.shape
             total += 2 * height * width * int(np.prod(layer.kernel.shape))
         elif isinstance(layer, keras.layers.Dense):
@@ -117,7 +118,7 @@ def build(tier, size, precision):
             return build_model(size)
         from full_version.model import build_model
 
-        return build_model(size, embedding="learned")
+        return build_model(size)
     finally:
         accel.set_precision("float32")
 
@@ -137,9 +138,9 @@ def images_per_second(model, dataset, steps, warm=1):
     return steps * BATCH / (clock.times[-1] - clock.times[warm])
 
 
-def memory_dataset(paths, size):
+def memory_dataset(paths, size, hints=None):
     """One real batch, already converted, held in memory and repeated: the network alone."""
-    return data.make_dataset(paths[:BATCH], size, BATCH).take(1).cache().repeat()
+    return data.make_dataset(paths[:BATCH], size, BATCH, hints=hints).take(1).cache().repeat()
 
 
 def reference_batches(paths, size, seed=0):
@@ -194,11 +195,13 @@ def training_table(sizes, repeats, steps, tiers, pipeline_variants):
     ]
     for size in sizes:
         for tier in tiers:
-            variants = {f"memory|{default_precision}": (default_precision, memory_dataset(paths, size)),
-                        f"memory|{other}": (other, memory_dataset(paths, size))}
+            hints = "simulated" if tier == "full_version" else None  # full_version trains with hint inputs
+            variants = {f"memory|{default_precision}": (default_precision, memory_dataset(paths, size, hints)),
+                        f"memory|{other}": (other, memory_dataset(paths, size, hints))}
             for name, make in pipeline_variants.items():
-                variants[f"{name}|{default_precision}"] = (default_precision, make(paths, size))
-            variants[f"reference|{default_precision}"] = (default_precision, reference_dataset(paths, size))
+                variants[f"{name}|{default_precision}"] = (default_precision, make(paths, size, hints))
+            if hints is None:  # the reference design's feeding has no hints to give
+                variants[f"reference|{default_precision}"] = (default_precision, reference_dataset(paths, size))
             models = {}
             for key, (precision, _) in variants.items():
                 if precision not in models:
@@ -225,7 +228,8 @@ def training_table(sizes, repeats, steps, tiers, pipeline_variants):
 
 def pipeline_variants():
     def pipeline(**options):
-        return lambda paths, size: data.make_dataset(paths, size, BATCH, augment=True, shuffle=True, **options).repeat()
+        return lambda paths, size, hints=None: data.make_dataset(paths, size, BATCH, augment=True, shuffle=True,
+                                                                 hints=hints, **options).repeat()
 
     return {
         "pipeline (default)": pipeline(),  # graph decoding; cached in memory here (80 photos)
@@ -311,15 +315,21 @@ def video_table(frames):
         capture.release()
         serial = sum(seconds.values())
 
-        # end to end, the way users run it
-        start = time.perf_counter()
-        video.main(["--model", "beta", "--input", str(VIDEO_768), "--output", str(Path(folder) / "out.mp4"),
-                    "--max-frames", str(frames)])
-        end_to_end = frames / (time.perf_counter() - start)
+        # end to end, the way users run it, beta and full_version in turn (median of 3 each)
+        end_to_end = {}
+        for run in range(3):
+            for model in ("beta", "full_version"):
+                start = time.perf_counter()
+                output = Path(folder) / f"{model}{run}.mp4"
+                video.main(["--model", model, "--input", str(VIDEO_768), "--output", str(output),
+                            "--max-frames", str(frames)])
+                end_to_end.setdefault(model, []).append(frames / (time.perf_counter() - start))
+        end_to_end = {model: median(rates) for model, rates in end_to_end.items()}
 
-    lines.append(f"video, {width}x{height} ({VIDEO_768.name}, {frames} frames, beta, temporal filter on): "
-                 f"{end_to_end:.2f} frames/s end to end (threads overlap the stages); serial pass "
-                 f"{frames / serial:.2f} frames/s, shares of it:")
+    lines.append(f"video, {width}x{height} ({VIDEO_768.name}, {frames} frames, temporal filter on), end to end "
+                 f"(threads overlap the stages; median of 3): beta {end_to_end['beta']:.2f} frames/s, full_version "
+                 f"{end_to_end['full_version']:.2f} frames/s ({end_to_end['full_version'] / end_to_end['beta']:.2f}x)")
+    lines.append(f"beta's serial pass {frames / serial:.2f} frames/s, shares of it:")
     lines.append("  " + ", ".join(f"{name} {s / serial:.0%} ({1000 * s / frames:.0f} ms)" for name, s in seconds.items()))
     lines.append(f"  and beside it, in its own process: ffmpeg encoding H.264, {1000 * encoder_cpu / frames:.0f} ms "
                  "of CPU a frame (encode above is only the hand-over through its pipe)")
