@@ -170,15 +170,16 @@ def read_hints_file(path):
 #   like the hinted cell's, fading with distance, and there adds the log of a Gaussian around that
 #   colour over the bins (the soft-encoding's, sigma 5 ab units), scaled by how confident the spread is;
 # - PalettePrior: a reference palette adds the log of its (smoothed) share of each bin everywhere.
+# Their settings were chosen on the validation split with `python benchmarks/hints.py --tune`.
 
 import keras  # noqa: E402
 from keras import layers as keras_layers, ops  # noqa: E402
 
-HINT_FEATURE_SIMILARITY = 0.4  # tau: a cosine distance of tau between features divides the spread by e
+HINT_FEATURE_SIMILARITY = 0.6  # tau: a cosine distance of tau between features divides the spread by e
 HINT_LIGHTNESS_SIGMA = 8.0  # L units
 HINT_DISTANCE_SIGMA = 0.3  # share of the image's side
 HINT_BIN_SIGMA = 5.0  # ab units, the Gaussian a hint puts over the bins
-PALETTE_STRENGTH = 0.5  # weight of log(palette share) in the logits
+PALETTE_STRENGTH = 2.0  # weight of log(palette share) in the logits
 PALETTE_FLOOR = 1e-3  # the smallest share a bin gets from a palette (no colour is ruled out)
 
 
