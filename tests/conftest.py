@@ -45,10 +45,3 @@ def run_script(*args, timeout=300):
         [sys.executable, *map(str, args)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
     )
 
-
-def skip_unless_takes_hints(model="full_version"):
-    """Skip the test while `model` (the shipped full_version until one with hints is shipped) takes no hints."""
-    from shared import colorize, hints
-
-    if not hints.takes_hints(colorize.colorizer(model).model):
-        pytest.skip(f"{model} takes no hints yet")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT, skip_unless_takes_hints
+from conftest import REPO_ROOT
 from shared import lab
 from test_app import PHOTO, make_clip, start_server, stop_server
 
@@ -163,7 +163,6 @@ def test_a_click_shows_suggestions_and_a_model_without_hints_says_so(visit, tmp_
 
 
 def test_click_pick_a_suggested_colour_and_the_colour_there_changes(visit, tmp_path):
-    skip_unless_takes_hints("full_version")
     visit.page.select_option("#model", "full_version")
     visit.open_file(gray_photo(tmp_path))
     before = as_rgb(visit.wait_for_result())

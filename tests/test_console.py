@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT, colour_image, skip_unless_takes_hints, write_image
+from conftest import REPO_ROOT, colour_image, write_image
 from shared import cli, console, lab, quiet_tensorflow
 from test_app import make_clip
 
@@ -107,7 +107,6 @@ def test_hints_are_for_a_photo_or_a_video_and_a_reference_for_a_photo(photo_fold
 
 
 def test_hints_move_the_colour_at_the_point(tmp_path):
-    skip_unless_takes_hints("full_version")
     photo = gray_photo(tmp_path / "old.png")
     (tmp_path / "hints.json").write_text(json.dumps([{"x": 40, "y": 30, "color": "#d02020"}]))
     assert run_colorize(photo, "--hints", tmp_path / "hints.json", "--model", "full_version") == 0
