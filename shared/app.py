@@ -26,7 +26,7 @@ def build_parser(prog=None):
                         help="address to listen on; the page has no login, so anything but 127.0.0.1 lets anyone "
                              "who reaches it use it (default: %(default)s)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="(default: %(default)s; 0 picks a free one)")
-    parser.add_argument("--model", default="beta",
+    parser.add_argument("--model", default=cli.DEFAULT_MODEL,
                         help="the model the page starts with: tier name or .keras path (default: %(default)s)")
     parser.add_argument("--max-megapixels", type=cli.positive_float, default=50.0,
                         help="larger photos and video frames are refused (default: %(default)s)")

@@ -47,8 +47,8 @@ def build_parser():
     parser.add_argument("--input", type=Path, nargs="+", required=True,
                         help="image folders (searched recursively), image files or list files (one path a line)")
     parser.add_argument("--output", type=Path, required=True, help="folder for the results and failures.csv")
-    parser.add_argument("--model", default="beta", help="tier name or .keras path (default: beta: models/beta.keras, "
-                                                        "else the shipped one)")
+    parser.add_argument("--model", default=cli.DEFAULT_MODEL,
+                        help="tier name or .keras path (default: %(default)s: models/%(default)s.keras, else the shipped one)")
     commands.add_temperature_argument(parser)
     commands.add_precision_argument(parser)
     parser.add_argument("--batch-size", type=cli.positive_int, default=8, help="images per network call (default: %(default)s)")

@@ -16,6 +16,7 @@ DATASETS = REPO_ROOT / "datasets"
 MODELS = REPO_ROOT / "models"
 RESULTS = REPO_ROOT / "results"
 TIERS = ("alpha", "beta", "full_version")
+DEFAULT_MODEL = "full_version"  # what `colorize`, the page, the batch job and the API use unless told: the best, and it takes hints
 
 
 def positive_int(text):

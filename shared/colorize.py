@@ -1,11 +1,11 @@
 """Colorize from Python in one call.
 
     from shared import colorize
-    rgb = colorize.image("old_photo.jpg")                        # uint8 RGB, the photo's size (shipped beta)
-    rgb = colorize.image(gray_array, model="full_version", temperature=0.4)
-    rgb = colorize.image("old_photo.jpg", model="full_version", hints=[(120, 40, (58, 123, 213))], reference="sea.jpg")
-    colorize.suggest("old_photo.jpg", 120, 40, model="full_version")   # 8 likely colours at that pixel
-    colorize.video("film.mp4", "film_colour.mp4", model="beta")  # the options of shared/video.py
+    rgb = colorize.image("old_photo.jpg")                        # uint8 RGB, the photo's size (shipped full_version)
+    rgb = colorize.image(gray_array, model="beta", temperature=0.4)
+    rgb = colorize.image("old_photo.jpg", hints=[(120, 40, (58, 123, 213))], reference="sea.jpg")
+    colorize.suggest("old_photo.jpg", 120, 40)                   # the 8 likeliest colours at that pixel
+    colorize.video("film.mp4", "film_colour.mp4")                # the options of shared/video.py
 
 `model` is a tier name (your own models/<tier>.keras, else the shipped
 <tier>/pretrained.keras) or a .keras path. Only the input's lightness is used:
@@ -17,18 +17,18 @@ from functools import lru_cache
 
 import numpy as np
 
-from shared import data, inference
+from shared import cli, data, inference
 from shared import hints as hints_module
 from shared import video as video_module
 
 
 @lru_cache(maxsize=4)
-def colorizer(model="beta", temperature=None, batch_size=8):
+def colorizer(model=cli.DEFAULT_MODEL, temperature=None, batch_size=8):
     """The loaded model as a `shared.inference.Colorizer`, kept for later calls with the same arguments."""
     return inference.load_colorizer(str(model), batch_size, temperature)
 
 
-def image(source, model="beta", temperature=None, hints=None, reference=None):
+def image(source, model=cli.DEFAULT_MODEL, temperature=None, hints=None, reference=None):
     """A photo -> its colorized version, uint8 RGB of the same height and width.
 
     `source`: an image file, or an array: HxW grayscale or HxWx3 RGB, uint8 or float in [0, 1].
@@ -41,7 +41,7 @@ def image(source, model="beta", temperature=None, hints=None, reference=None):
     return images([source], model, temperature, hints, reference)[0]
 
 
-def images(sources, model="beta", temperature=None, hints=None, reference=None):
+def images(sources, model=cli.DEFAULT_MODEL, temperature=None, hints=None, reference=None):
     """`image` for several photos at once (batched through the network); a list of uint8 RGB arrays.
     `hints` apply to every photo; `reference` sets every photo's palette."""
     rgbs = [_as_rgb(source) for source in sources]
@@ -50,7 +50,7 @@ def images(sources, model="beta", temperature=None, hints=None, reference=None):
     return colorizer(model, temperature).colorize(rgbs, points, reference)
 
 
-def suggest(source, x, y, k=8, model="beta", hints=None, reference=None, temperature=None):
+def suggest(source, x, y, k=8, model=cli.DEFAULT_MODEL, hints=None, reference=None, temperature=None):
     """The k most likely colours at pixel (x, y) (column, row) of `source`, as 8-bit RGB tuples at that
     pixel's lightness, most likely first: from the model's predicted distribution there, given
     `hints` and `reference` as in `image`."""
@@ -63,7 +63,7 @@ def _checked(points, rgb):
     return hints_module.check_points(points, *rgb.shape[:2])
 
 
-def video(source, output=None, model="beta", **options):
+def video(source, output=None, model=cli.DEFAULT_MODEL, **options):
     """Colorize a video file into `output` (default results/video/<name>_<model>.mp4); returns what
     `shared.video.colorize_video` returns. `options` are shared/video.py's flags as keywords."""
     return video_module.colorize_video(source, output, model=model, **options)

@@ -33,8 +33,8 @@ def build_parser():
     parser.add_argument("-o", "--output", type=Path,
                         help="a photo's .png (default: <input>_colorized.png beside it), a folder's output folder "
                              "(default: <folder>_colorized), a video's .mp4/.mkv/.avi (default: <input>_colorized.mp4)")
-    parser.add_argument("--model", default="beta",
-                        help="tier name (beta, full_version, alpha) or .keras path (default: %(default)s)")
+    parser.add_argument("--model", default=cli.DEFAULT_MODEL,
+                        help="tier name (full_version, beta, alpha) or .keras path (default: %(default)s)")
     parser.add_argument("--temperature", type=cli.positive_float,
                         help="classification models: lower is more vivid, higher calmer (default: the model's)")
     parser.add_argument("--hints", type=Path,

@@ -271,7 +271,7 @@ class VideoJobs:
 # --- the application ----------------------------------------------------------------------------
 
 
-def create_app(workspace, default_model="beta", limits=None):
+def create_app(workspace, default_model=cli.DEFAULT_MODEL, limits=None):
     """The FastAPI application serving the page and its API from `workspace`."""
     limits = limits or Limits()
     models = available_models(default_model)

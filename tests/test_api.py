@@ -11,7 +11,7 @@ from conftest import colour_image, write_image
 def test_image_from_a_file_or_an_array_gives_colour_at_the_input_size(tmp_path):
     rgb = colour_image(45, 70, seed=2)
     path = write_image(tmp_path / "photo.png", rgb)
-    from_file = colorize.image(path)  # the shipped beta
+    from_file = colorize.image(path)  # the shipped full_version
     assert from_file.shape == rgb.shape and from_file.dtype == np.uint8
     np.testing.assert_allclose(lab.rgb_to_l(from_file), lab.rgb_to_l(rgb), atol=1.5)  # its own lightness
     assert np.hypot(*np.moveaxis(lab.rgb_to_lab(from_file)[..., 1:], -1, 0)).mean() > 5  # in colour
@@ -24,7 +24,7 @@ def test_image_from_a_file_or_an_array_gives_colour_at_the_input_size(tmp_path):
 
 def test_images_batch_like_one_at_a_time_and_temperature_matters():
     photos = [colour_image(40, 48, seed=i) for i in range(3)]
-    together = colorize.images(photos, model="beta")
+    together = colorize.images(photos)
     for photo, result in zip(photos, together):
         np.testing.assert_allclose(result.astype(int), colorize.image(photo).astype(int), atol=1)
     vivid = colorize.image(photos[0], temperature=0.1)

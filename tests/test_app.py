@@ -153,7 +153,7 @@ def test_lower_temperature_gives_more_vivid_colour(server):
 def test_the_models_offered_are_the_shipped_tiers_and_another_is_refused(server):
     status, body = get(server, "/api/models")
     offered = json.loads(body)
-    assert status == 200 and {"beta", "full_version"} <= set(offered["models"]) and offered["default"] == "beta"
+    assert status == 200 and {"beta", "full_version"} <= set(offered["models"]) and offered["default"] == "full_version"
     _, photo = upload(server, PHOTO.read_bytes(), "dune.jpg")
     status, body = colorize(server, photo["id"], model="full_version")
     assert status == 200 and body.startswith(b"\x89PNG")

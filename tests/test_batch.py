@@ -54,7 +54,7 @@ def test_local_batch_writes_the_pixels_test_py_writes_and_lists_failures(archive
     assert sorted(expected) == ["a.png", "b/c.png", "b/d/e.png", "f.jpg.png", "f.png.png", "g.png"]
 
     output = tmp_path / "batch"
-    assert run_main(batch.main, ["--input", str(archive), "--output", str(output), "--batch-size", "4"]) == 1
+    assert run_main(batch.main, ["--model", MODEL, "--input", str(archive), "--output", str(output), "--batch-size", "4"]) == 1
     written = outputs(output)
     assert sorted(written) == sorted(expected)
     for name, rgb in expected.items():
@@ -68,16 +68,16 @@ def test_local_batch_writes_the_pixels_test_py_writes_and_lists_failures(archive
 def test_a_rerun_skips_finished_images_and_overwrite_redoes_them(archive, tmp_path, capsys):
     (archive / "b" / "broken.jpg").unlink()
     output = tmp_path / "out"
-    assert run_main(batch.main, ["--input", str(archive), "--output", str(output)]) == 0
+    assert run_main(batch.main, ["--model", MODEL, "--input", str(archive), "--output", str(output)]) == 0
     first = inodes(output)
     (output / "g.png").unlink()  # as if the first run had stopped before it
     capsys.readouterr()
-    assert run_main(batch.main, ["--input", str(archive), "--output", str(output)]) == 0
+    assert run_main(batch.main, ["--model", MODEL, "--input", str(archive), "--output", str(output)]) == 0
     printed = capsys.readouterr().out
     assert "1 images to colorize, 5 already done" in printed and "colorized 1 images" in printed
     second = inodes(output)
     assert {k: v for k, v in second.items() if k != "g.png"} == {k: v for k, v in first.items() if k != "g.png"}
-    assert run_main(batch.main, ["--input", str(archive), "--output", str(output), "--overwrite"]) == 0
+    assert run_main(batch.main, ["--model", MODEL, "--input", str(archive), "--output", str(output), "--overwrite"]) == 0
     assert all(inodes(output)[name] != second[name] for name in second)  # each replaced by a new file
     assert not (output / batch.FAILURES_FILE).exists()
 
@@ -88,10 +88,10 @@ def test_several_inputs_and_a_list_file(archive, tmp_path):
     listed = tmp_path / "list.txt"
     listed.write_text("archive/a.png\narchive/b/c.png\n")
     output = tmp_path / "out"
-    assert run_main(batch.main, ["--input", str(archive), str(other), str(archive / "b"), "--output", str(output)]) == 0
+    assert run_main(batch.main, ["--model", MODEL, "--input", str(archive), str(other), str(archive / "b"), "--output", str(output)]) == 0
     # an image under two inputs (archive/b/c.png) is colorized once, under the first
     assert sorted(outputs(output)) == ["a.png", "b/c.png", "b/d/e.png", "f.jpg.png", "f.png.png", "g.png", "z.png"]
-    assert run_main(batch.main, ["--input", str(listed), "--output", str(tmp_path / "from_list")]) == 0
+    assert run_main(batch.main, ["--model", MODEL, "--input", str(listed), "--output", str(tmp_path / "from_list")]) == 0
     assert sorted(outputs(tmp_path / "from_list")) == ["archive/a.png", "archive/b/c.png"]
 
 
@@ -109,14 +109,14 @@ def test_bad_requests_are_one_line_errors(archive, tmp_path, capsys, monkeypatch
     assert not (archive / "results").exists()
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as where the extra is not installed
-    assert run_main(batch.main, ["--input", str(archive), "--output", str(tmp_path / "o"), "--engine", "ray"]) == 2
+    assert run_main(batch.main, ["--model", MODEL, "--input", str(archive), "--output", str(tmp_path / "o"), "--engine", "ray"]) == 2
     assert 'pip install -e ".[ray]"' in capsys.readouterr().err
 
 
 def test_too_small_images_are_failures_not_errors(tmp_path):
     write_image(tmp_path / "in" / "ok.png", colour_image(20, 20))
     write_image(tmp_path / "in" / "tiny.png", colour_image(5, 6))
-    assert run_main(batch.main, ["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")]) == 1
+    assert run_main(batch.main, ["--model", MODEL, "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")]) == 1
     assert sorted(outputs(tmp_path / "out")) == ["ok.png"]
     [failure] = read_failures(tmp_path / "out")
     assert failure["image"].endswith("tiny.png") and "6x5 px is below the model's 8 px minimum" in failure["reason"]
@@ -127,7 +127,7 @@ def test_a_job_killed_midway_loses_nothing_on_the_rerun(stop, tmp_path):
     for i in range(60):
         write_image(tmp_path / "in" / f"{i // 20}" / f"{i:02d}.png", colour_image(96, 128, seed=i))
     output = tmp_path / "out"
-    command = [sys.executable, "-m", "shared.batch", "--input", tmp_path / "in", "--output", output, "--batch-size", "1"]
+    command = [sys.executable, "-m", "shared.batch", "--model", MODEL, "--input", tmp_path / "in", "--output", output, "--batch-size", "1"]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while len(list(output.rglob("*.png"))) < 5 and process.poll() is None and time.monotonic() < deadline:
@@ -140,7 +140,7 @@ def test_a_job_killed_midway_loses_nothing_on_the_rerun(stop, tmp_path):
         assert process.returncode == 130 and "interrupted" in err.decode() and "Traceback" not in err.decode()
         assert [p.name for p in output.rglob(".*")] == []  # stopped cleanly: nothing half written
 
-    rerun = run_script("-m", "shared.batch", "--input", tmp_path / "in", "--output", output)
+    rerun = run_script("-m", "shared.batch", "--model", MODEL, "--input", tmp_path / "in", "--output", output)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{60 - len(finished)} images to colorize, {len(finished)} already done" in rerun.stdout
     assert {name: inodes(output)[name] for name in finished} == finished  # finished images not redone
@@ -183,8 +183,8 @@ def run_batch(*argv, env):
 
 
 def test_ray_engine_writes_what_the_local_engine_writes(ray_archive, ray_env, tmp_path):
-    local = run_script("-m", "shared.batch", "--input", ray_archive, "--output", tmp_path / "local")
-    on_ray = run_batch("--input", ray_archive, "--output", tmp_path / "ray", "--engine", "ray", "--workers", "2",
+    local = run_script("-m", "shared.batch", "--model", MODEL, "--input", ray_archive, "--output", tmp_path / "local")
+    on_ray = run_batch("--model", MODEL, "--input", ray_archive, "--output", tmp_path / "ray", "--engine", "ray", "--workers", "2",
                        "--batch-size", "2", env=ray_env)
     assert (local.returncode, on_ray.returncode) == (1, 1), on_ray.stderr[-3000:]
     assert "ray: 2 model actors" in on_ray.stdout
@@ -215,7 +215,7 @@ def test_a_two_node_ray_cluster_runs_the_job_through_address(ray_archive, ray_en
             for line in node.stdout:  # started once it says so
                 if "Ray runtime started" in line:
                     break
-        result = run_batch("--input", ray_archive, "--output", tmp_path / "out", "--engine", "ray",
+        result = run_batch("--model", MODEL, "--input", ray_archive, "--output", tmp_path / "out", "--engine", "ray",
                            "--address", f"127.0.0.1:{port}", "--batch-size", "2", env=env)
     finally:
         for node in reversed(nodes):  # `ray stop` would stop every Ray on the machine; these are ours alone
