@@ -1,4 +1,4 @@
-"""The README's first picture: test photos it never saw, their grayscale and the shipped beta's colours.
+"""The README's first picture: test photos it never saw, their grayscale and the shipped full_version's colours (the default).
 
     python docs/before_after.py        # -> docs/before_after.png
 """
@@ -17,10 +17,10 @@ def main(argv=None):
     rows = []
     for name in PHOTOS:
         rgb = data.read_rgb(cli.DATASETS / "landscapes" / "test" / name)
-        images = [lab.gray_rgb(rgb), colorize.image(rgb, model="beta")]
+        images = [lab.gray_rgb(rgb), colorize.image(rgb)]
         rows.append((Path(name).stem, [figures.thumbnail(np.asarray(image), SIDE) for image in images]))
     output = Path(__file__).with_name("before_after.png")
-    figures.grid_figure(rows, ["before: grayscale", "after: colorize (shipped beta)"], output)
+    figures.grid_figure(rows, ["before: grayscale", "after: colorize (shipped full_version)"], output)
     print(f"wrote {output}")
     return 0
 

@@ -201,7 +201,7 @@ class HintPrior(keras_layers.Layer):
         mask = ops.average_pool(hint_map[..., 2:], factor, strides=factor)  # share of each cell hinted
         ab_sum = ops.average_pool(hint_map[..., :2] * hint_map[..., 2:], factor, strides=factor)
         hinted = ops.reshape(ops.cast(mask > 0, "float32"), (-1, 1, cells))  # (N, 1, hw): source cells
-        ab = ops.reshape(ab_sum / ops.maximum(mask, 1e-6), (-1, cells, 2))
+        ab = ops.reshape(ops.cast(ab_sum / ops.maximum(mask, 1e-6), "float32"), (-1, cells, 2))
 
         unit = features / ops.maximum(ops.norm(features, axis=-1, keepdims=True), 1e-6)
         unit = ops.reshape(ops.cast(unit, "float32"), (-1, cells, features.shape[-1]))
@@ -215,6 +215,8 @@ class HintPrior(keras_layers.Layer):
                            - squared_distance[None] / (2 * self.distance_sigma**2)) * hinted
         confidence = ops.max(affinity, axis=-1, keepdims=True)  # (N, hw, 1), 1 at a hinted cell
         spread_ab = ops.matmul(affinity, ab) / ops.maximum(ops.sum(affinity, axis=-1, keepdims=True), 1e-6)
+        own = ops.transpose(hinted, (0, 2, 1))  # a hinted cell keeps its own hint, unmixed with its neighbours'
+        spread_ab = own * ab + (1.0 - own) * spread_ab
         bins = ops.convert_to_tensor(ab_bins.BINS / lab.AB_SCALE, "float32")
         squared = ops.sum((spread_ab[:, :, None, :] - bins[None, None]) ** 2, axis=-1) * lab.AB_SCALE**2
         prior = -confidence * squared / (2 * self.bin_sigma**2)
