@@ -1,7 +1,7 @@
 """docs/palette.png: one photo colorized automatically, with a warm reference palette and with a cool one,
 and docs/hints.png: the same photo with a few user points.
 
-    python benchmarks/palette_figure.py [--model full_version] [--photo datasets/landscapes/test/path.jpg]
+    python benchmarks/palette_figure.py [--model full_version] [--photo datasets/landscapes/test/windmill12.jpg]
 """
 
 import argparse
@@ -17,7 +17,7 @@ import cv2  # noqa: E402
 from shared import cli, data, figures, inference, lab  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-WARM = REPO_ROOT / "datasets" / "unlike" / "blender-venice-sunset.jpg"
+WARM = REPO_ROOT / "datasets" / "unlike" / "palapeli-citrus-fruits.jpg"
 COOL = REPO_ROOT / "datasets" / "unlike" / "tuxpaint-coral-reef.jpg"
 SIDE = 256  # px, the figure's thumbnails
 
@@ -25,7 +25,7 @@ SIDE = 256  # px, the figure's thumbnails
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="full_version")
-    parser.add_argument("--photo", type=Path, default=cli.DATASETS / "landscapes" / "test" / "path.jpg")
+    parser.add_argument("--photo", type=Path, default=cli.DATASETS / "landscapes" / "test" / "windmill12.jpg")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "docs")
     args = parser.parse_args(argv)
     colorizer = inference.load_colorizer(args.model)
