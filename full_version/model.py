@@ -59,10 +59,10 @@ def hint_features(hints):
 
 
 def global_vector(pooled_features, palette):
-    """What the whole image is (pooled ImageNet features) plus the reference palette -> (N, 256)."""
-    scene = layers.Dense(GLOBAL_SIZE, name="scene")(pooled_features)
-    colours = layers.Dense(GLOBAL_SIZE, name="palette_features")(palette)
-    vector = layers.ReLU(name="global_features")(layers.Add()([scene, colours]))
+    """What the whole image is (pooled ImageNet features) and the reference palette -> (N, 256). One dense
+    layer on both (an Add of two dense layers before the ReLU broke TensorFlow's graph optimizer)."""
+    both = layers.Concatenate(name="scene_and_palette")([pooled_features, palette])
+    vector = layers.Dense(GLOBAL_SIZE, activation="relu", name="global_features")(both)
     return layers.Dropout(GLOBAL_DROPOUT, name="global_dropout")(vector)
 
 

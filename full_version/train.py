@@ -15,6 +15,8 @@ model is the best automatic colorizer.
 import argparse
 from functools import partial
 
+import numpy as np
+
 from full_version.model import build_model, unfreeze_encoder
 from shared import cli, commands, data, hints
 from shared.data import InputError
@@ -68,8 +70,16 @@ def check_design(source):
 
 
 def copy_weights(source, target):
-    """Set every layer of `target` that has weights from the layer of the same name in `source`."""
+    """Set every layer of `target` that has weights from the layer of the same name in `source`. A model
+    saved before the scene and palette vectors shared one dense layer ("scene" and "palette_features",
+    added) gets that layer's equivalent: both kernels stacked, their biases summed."""
     source_layers = {layer.name: layer for layer in all_layers(source)}
+    if "scene" in source_layers and "global_features" in source_layers and not source_layers["global_features"].weights:
+        (scene_kernel, scene_bias), (palette_kernel, palette_bias) = (
+            source_layers[name].get_weights() for name in ("scene", "palette_features"))
+        target.get_layer("global_features").set_weights(
+            [np.concatenate([scene_kernel, palette_kernel]), scene_bias + palette_bias])
+        source_layers["global_features"] = target.get_layer("global_features")
     for layer in target.layers:
         if not layer.weights:
             continue
