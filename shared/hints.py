@@ -13,10 +13,13 @@ a square patch of 1 to 9 pixels whose hint colour is the mean true ab over the p
 of images the palette of the image's own colours.
 """
 
+import keras
 import numpy as np
+from keras import layers as keras_layers
+from keras import ops
 
 from shared import ab_bins, lab
-from shared.data import InputError
+from shared.errors import InputError
 
 HINT_CHANNELS = 3  # a_norm, b_norm, mask
 PALETTE_SIZE = ab_bins.N_BINS + 1  # the bins' shares, then the "given" flag
@@ -171,9 +174,6 @@ def read_hints_file(path):
 #   colour over the bins (the soft-encoding's, sigma 5 ab units), scaled by how confident the spread is;
 # - PalettePrior: a reference palette adds the log of its (smoothed) share of each bin everywhere.
 # Their settings were chosen on the validation split with `python benchmarks/hints.py --tune`.
-
-import keras  # noqa: E402
-from keras import layers as keras_layers, ops  # noqa: E402
 
 HINT_FEATURE_SIMILARITY = 0.6  # tau: a cosine distance of tau between features divides the spread by e
 HINT_LIGHTNESS_SIGMA = 8.0  # L units
