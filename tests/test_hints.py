@@ -155,3 +155,15 @@ def test_the_palette_prior_favours_the_reference_colours_only_when_given():
     prior = np.asarray(hints.PalettePrior()(palette))
     assert prior.shape == (2, 1, 1, ab_bins.N_BINS) and not prior[1].any()
     assert prior[0, 0, 0].argmax() == ab_bins.nearest_bin(np.array([0.4, -0.3]) * lab.AB_SCALE)
+
+
+def test_the_priors_are_off_while_training_so_the_network_learns_to_colour_alone():
+    features = np.ones((1, 4, 4, 8), np.float32)
+    hint_map = np.zeros((1, 32, 32, 3), np.float32)
+    hint_map[0, :3, :3] = (0.4, 0.3, 1.0)
+    inputs = [features, np.full((1, 4, 4, 1), 0.5, np.float32), hint_map]
+    assert np.asarray(hints.HintPrior()(inputs)).any()
+    assert not np.asarray(hints.HintPrior()(inputs, training=True)).any()
+    palette = hints.palette_of(np.full((8, 8, 2), (0.4, -0.3), np.float32))[None]
+    assert np.asarray(hints.PalettePrior()(palette)).any()
+    assert not np.asarray(hints.PalettePrior()(palette, training=True)).any()
