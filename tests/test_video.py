@@ -403,11 +403,11 @@ def interrupt_on_third_batch(monkeypatch):
     predict_ab = inference.Colorizer.predict_ab
     calls = []
 
-    def interrupted_on_third_batch(self, l_channels, **options):
+    def interrupted_on_third_batch(self, l_channels, *args, **options):
         calls.append(len(l_channels))
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return predict_ab(self, l_channels, **options)
+        return predict_ab(self, l_channels, *args, **options)
 
     monkeypatch.setattr(inference.Colorizer, "predict_ab", interrupted_on_third_batch)
 
@@ -433,7 +433,7 @@ def test_ctrl_c_cuts_the_audio_to_the_frames_done(model_path, tmp_path, monkeypa
 
 
 def test_ctrl_c_before_any_frame_leaves_no_file(model_path, clip, tmp_path, monkeypatch):
-    def interrupted(self, l_channels, **options):
+    def interrupted(self, l_channels, *args, **options):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(inference.Colorizer, "predict_ab", interrupted)
