@@ -1,7 +1,7 @@
 """Full version tier: an ImageNet-trained encoder, a whole-image vector fused at the bottleneck,
 a decoder that climbs back through the encoder's scales, and the user's hints.
 
-141 landscape photos cannot teach a network what a leaf, water or a road is; a classifier trained on
+A few hundred photos cannot teach a network what a leaf, water or a road is; a classifier trained on
 ImageNet's 1.3 million photos already knows. The encoder is EfficientNet-Lite0 with its ImageNet
 weights (shared/efficientnet.py, shipped in the repository), seeing the grayscale image as RGB.
 Its features at 1/32 of the input are pooled into one 1280-d summary of the whole image (what
@@ -11,14 +11,16 @@ encoder's features of that scale (skip connections, as in a U-Net) and the user'
 that scale, and ends in logits over the ab bins at a quarter of the input size (shared/ab_bins.py):
 
     l_norm (N, S, S, 1) -> gray RGB -> EfficientNet-Lite0 -> /4 (24), /8 (40), /16 (112), /32 (1280)
-    /32 -> 1x1 conv 256 + tiled [dense(pooled 1280) + dense(palette)] -> fusion 1x1 conv 256
+    /32 -> 1x1 conv 256 + tiled dense([pooled 1280, palette]) -> fusion 1x1 conv 256
         -> up, /16 skip + hints -> conv 192 -> up, /8 skip + hints -> conv 128
         -> up, /4 skip + hints -> conv 128, conv 128 -> bin logits (N, S/4, S/4, n_bins)
+        + the hint and palette priors (no weights; zero without guidance, off while training)
 
 Hints (shared/hints.py) are a map of ab where the user gave a colour plus a mask, and a palette (the
-ab histogram of a reference photo, with a "given" flag) added into the global vector; a model
-trained with simulated users and given none colorizes on its own. The saved model decodes the
-logits to ab_norm (N, S, S, 2) by an annealed mean.
+ab histogram of a reference photo, with a "given" flag) that joins the global vector. The learned
+hint path alone did little after short trainings, so `guidance_priors` adds each hint's colour,
+spread over the cells like it, and the palette's colours straight to the logits. The saved model
+decodes the logits to ab_norm (N, S, S, 2) by an annealed mean.
 """
 
 import keras
