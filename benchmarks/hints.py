@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from shared import cli, data, inference, lab, metrics, training  # noqa: E402
+from shared import cli, data, hints, inference, lab, metrics, training  # noqa: E402
 
 HINT_TOLERANCE = 10.0  # ab units: a hinted pixel "follows" its hint within this
 SUGGESTION_TOLERANCE = 15.0  # ab units: a suggestion "is" the true colour within this
@@ -59,7 +59,7 @@ def ab_at(rgb, points):
 
 def hint_following(result, points):
     """The share of points whose output ab is within HINT_TOLERANCE of the hint's own ab."""
-    hint_ab = np.array([lab.rgb_to_lab(np.array([[c]], np.uint8))[0, 0, 1:] for _, _, c in points])
+    hint_ab = np.array([hints.colour_ab_norm(c) * lab.AB_SCALE for _, _, c in points])
     return float(np.mean(np.linalg.norm(ab_at(result, points) - hint_ab, axis=1) <= HINT_TOLERANCE))
 
 
@@ -81,8 +81,7 @@ def suggestion_hits(colorizer, photos, per_photo, seed, k=8):
     for rgb in photos:
         for x, y, _ in random_points(rgb, per_photo, rng):
             true_ab = ab_at(rgb, [(x, y, None)])[0]
-            suggested = np.array([lab.rgb_to_lab(np.array([[c]], np.uint8))[0, 0, 1:]
-                                  for c in colorizer.suggest(rgb, x, y, k)])
+            suggested = np.array([hints.colour_ab_norm(c) * lab.AB_SCALE for c in colorizer.suggest(rgb, x, y, k)])
             hits.append(np.linalg.norm(suggested - true_ab, axis=1).min() <= SUGGESTION_TOLERANCE)
     return float(np.mean(hits))
 
@@ -94,7 +93,7 @@ def network_seconds(colorizer, photo, repeats=10):
     l_channel = lab.rgb_to_l(photo)
     points = random_points(photo, 10, np.random.default_rng(0))
     inputs = colorizer.network_inputs(colorizer._prepare(l_channel)[None],
-                                      *colorizer.guidance_inputs([0], [l_channel], [points], None))
+                                      *colorizer.guidance_inputs([0], [l_channel], [points], None))  # no palette
     times = []
     for _ in range(repeats + 1):
         start = time.perf_counter()

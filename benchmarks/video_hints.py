@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from shared import cli, inference, lab, temporal, video  # noqa: E402
+from shared import cli, hints, inference, lab, temporal, video  # noqa: E402
 
 FOLLOW_TOLERANCE = 10.0  # ab units
 
@@ -40,7 +40,7 @@ def main(argv=None):
     first = source.first_bgr[..., ::-1]
     xs, ys = rng.integers(width // 10, width - width // 10, args.points), rng.integers(height // 10, height - height // 10, args.points)
     given = [(int(x), int(y), tuple(int(c) for c in first[y, x])) for x, y in zip(xs, ys)]
-    hint_ab = {colour: lab.rgb_to_lab(np.array([[colour]], np.uint8))[0, 0, 1:] for _, _, colour in given}
+    hint_ab = {colour: hints.colour_ab_norm(colour) * lab.AB_SCALE for _, _, colour in given}
     tracker = temporal.HintTracker({0: given})
     frames = video.read_frames(source, args.max_frames, temporal.MotionEstimator())
     rows = []

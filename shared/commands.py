@@ -81,7 +81,7 @@ def read_guidance(args, n_images):
     """(hints as [(x, y, (r, g, b))] or None, reference uint8 RGB or None) from --hints and --reference."""
     if args.hints is not None and n_images != 1:
         raise InputError(f"--hints are points of one photo: give one --input photo, not {n_images}")
-    points = [(x, y, colour) for _, x, y, colour in hints.read_hints_file(args.hints)] if args.hints else None
+    points = hints.read_photo_hints(args.hints) if args.hints else None
     reference = read_rgb(args.reference) if args.reference is not None else None
     return points, reference
 

@@ -82,7 +82,7 @@ def colorize_photo(args):
     rgb = data.read_rgb(args.input)
     options = {}
     if args.hints:  # checked against the photo's size by colorize.image
-        options["hints"] = [(x, y, colour) for _frame, x, y, colour in hints.read_hints_file(args.hints)]
+        options["hints"] = hints.read_photo_hints(args.hints)
     if args.reference:
         options["reference"] = str(args.reference)
     commands.save_png(colorize.image(rgb, model=args.model, temperature=args.temperature, **options), output)

@@ -98,14 +98,18 @@ def colour_ab_norm(colour):
     return lab.rgb_to_lab(np.asarray([[colour]], np.uint8))[0, 0, 1:] / lab.AB_SCALE
 
 
+def cell_of(x, y, image_shape, grid_shape):
+    """Pixel (x, y) of an image of image_shape (height, width) -> (row, col) of the cell that holds it in a
+    grid of grid_shape (the network's working size, or its output's)."""
+    (height, width), (rows, cols) = image_shape, grid_shape
+    return min(int((y + 0.5) * rows / height), rows - 1), min(int((x + 0.5) * cols / width), cols - 1)
+
+
 def hint_map(points, image_shape, working_size):
     """Checked points in the image's pixels -> the "hints" input (h, w, 3) at the working size (h, w)."""
-    height, width = image_shape
-    work_h, work_w = working_size
-    hints = np.zeros((work_h, work_w, HINT_CHANNELS), np.float32)
+    hints = np.zeros((*working_size, HINT_CHANNELS), np.float32)
     for x, y, colour in points:
-        row = min(int((y + 0.5) * work_h / height), work_h - 1) - USER_PATCH // 2
-        col = min(int((x + 0.5) * work_w / width), work_w - 1) - USER_PATCH // 2
+        row, col = (centre - USER_PATCH // 2 for centre in cell_of(x, y, image_shape, working_size))
         patch = (slice(max(row, 0), row + USER_PATCH), slice(max(col, 0), col + USER_PATCH))
         hints[patch + (slice(0, 2),)] = colour_ab_norm(colour)
         hints[patch + (2,)] = 1.0
@@ -137,6 +141,11 @@ def parse_colour(text):
     if len(digits) != 6 or any(c not in "0123456789abcdefABCDEF" for c in digits):
         raise ValueError(f"{text!r} is not a colour like \"#3a7bd5\"")
     return tuple(int(digits[i : i + 2], 16) for i in (0, 2, 4))
+
+
+def read_photo_hints(path):
+    """A hints file for one photo -> [(x, y, (r, g, b)), ...] (any "frame" is ignored)."""
+    return [(x, y, colour) for _, x, y, colour in read_hints_file(path)]
 
 
 def read_hints_file(path):

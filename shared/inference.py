@@ -63,14 +63,19 @@ class Colorizer:
             raise InputError(f"{self.model.name} does not take hints or a reference palette: use a model trained "
                              "with them (the shipped full_version)")
 
-    def guidance_inputs(self, indices, l_channels, points, reference):
-        """Hint maps and palettes for the images `indices` (None where nothing is given)."""
+    def guidance_inputs(self, indices, l_channels, points, palette):
+        """Hint maps and palettes for the images `indices` (None where nothing is given); `palette` is
+        `hints.reference_palette` of the reference, or None."""
         hint_maps = palettes = None
         if points is not None:
             hint_maps = np.stack([hints.hint_map(points[i], l_channels[i].shape, self.working_size) for i in indices])
-        if reference is not None:
-            palettes = np.repeat(hints.reference_palette(reference)[None], len(indices), axis=0)
+        if palette is not None:
+            palettes = np.repeat(palette[None], len(indices), axis=0)
         return hint_maps, palettes
+
+    @staticmethod
+    def palette_of(reference):
+        return None if reference is None else hints.reference_palette(reference)
 
     def predict_ab(self, l_channels, points=None, reference=None, at_image_size=True):
         """L images (each HxW, L in [0, 100]) -> ab_norm images (each HxWx2, in [-1, 1]).
@@ -81,9 +86,10 @@ class Colorizer:
         at the size it comes out (its working size), for `lab.merge_l_ab` to scale up once, after
         whatever else works at a smaller size (video frames)."""
         self.check_guidance(points and any(points), reference)
+        palette = self.palette_of(reference)  # once for every batch
         results = [None] * len(l_channels)
         for indices, batch in self._batches(l_channels):
-            inputs = self.network_inputs(batch, *self.guidance_inputs(indices, l_channels, points, reference))
+            inputs = self.network_inputs(batch, *self.guidance_inputs(indices, l_channels, points, palette))
             if self.working_size is None:  # sizes vary: an eager call traces no graph per new size
                 ab_batch = keras.ops.convert_to_numpy(self.model(inputs, training=False))
             else:  # one size: the compiled predict step is faster
@@ -143,10 +149,10 @@ class Colorizer:
         hints.check_points([(x, y, (0, 0, 0))], height, width)
         self.check_size(height, width)
         l_norm = self._prepare(l_channel)[None]
-        inputs = self.network_inputs(l_norm, *self.guidance_inputs([0], [l_channel], [points or []], reference))
-        logits = np.asarray(keras.ops.convert_to_numpy(self._logits_model(inputs, training=False)), np.float32)[0]
-        row = min(int((y + 0.5) * logits.shape[0] / height), logits.shape[0] - 1)
-        col = min(int((x + 0.5) * logits.shape[1] / width), logits.shape[1] - 1)
+        guidance = self.guidance_inputs([0], [l_channel], [points or []], self.palette_of(reference))
+        logits = np.asarray(keras.ops.convert_to_numpy(self._logits_model(self.network_inputs(l_norm, *guidance),
+                                                                          training=False)), np.float32)[0]
+        row, col = hints.cell_of(x, y, (height, width), logits.shape[:2])
         best_bins = np.argsort(-logits[row, col])[:k]
         ab_norm = (ab_bins.BINS[best_bins] / lab.AB_SCALE).astype(np.float32)[:, None, :]
         lightness = np.full((len(best_bins), 1), l_channel[y, x], np.float32)
