@@ -8,16 +8,16 @@ runs offline. It first trains with the encoder frozen (everything but the
 encoder learns); `--fine-tune` trains the encoder too, its BatchNorm statistics
 kept as ImageNet left them, best from a frozen-encoder model (`--init-from`)
 with a lower learning rate. Every training image gets a simulated user's hints
-(shared/hints.py), drawn anew each epoch; validation gives none, so the best
-model is the best automatic colorizer.
+(shared/hints.py), drawn anew each epoch, for the hint path; the automatic
+colours learn as they would without them (full_version/model.py). Validation
+gives none, so the best model is the best automatic colorizer.
 """
 
 import argparse
 from functools import partial
 
-import numpy as np
 
-from full_version.model import build_model, unfreeze_encoder
+from full_version.model import TRAINING_OUTPUTS, build_model, unfreeze_encoder
 from shared import cli, commands, data, hints
 from shared.data import InputError
 from shared.inference import load_model
@@ -70,31 +70,24 @@ def check_design(source):
 
 
 def copy_weights(source, target):
-    """Set every layer of `target` that has weights from the layer of the same name in `source`. A model
-    saved before the scene and palette vectors shared one dense layer ("scene" and "palette_features",
-    added) gets that layer's equivalent: both kernels stacked, their biases summed."""
+    """Set every layer of `target` that has weights from the layer of the same name in `source`."""
     source_layers = {layer.name: layer for layer in all_layers(source)}
-    if "scene" in source_layers and "global_features" in source_layers and not source_layers["global_features"].weights:
-        (scene_kernel, scene_bias), (palette_kernel, palette_bias) = (
-            source_layers[name].get_weights() for name in ("scene", "palette_features"))
-        target.get_layer("global_features").set_weights(
-            [np.concatenate([scene_kernel, palette_kernel]), scene_bias + palette_bias])
-        source_layers["global_features"] = target.get_layer("global_features")
     for layer in target.layers:
         if not layer.weights:
             continue
         match = source_layers.get(layer.name)
         if match is None or [w.shape for w in match.weights] != [w.shape for w in layer.weights]:
             raise InputError(f"{source.name} is not a full_version model of this design (EfficientNet-Lite0 "
-                             f"encoder): it has no layer {layer.name!r} of the same shape")
+                             f"encoder, a hint path of its own): it has no layer {layer.name!r} of the same shape")
         layer.set_weights(match.get_weights())
 
 
 def hinted_dataset(paths, image_size, batch_size, augment=False, shuffle=False, simulate=True, **options):
     """Training batches carry a simulated user's hints (unless simulate=False); validation batches
-    (not augmented) none."""
+    (not augmented) none. The true colours are the target of both the model's outputs."""
     hints = "simulated" if augment and simulate else "none"
-    return data.make_dataset(paths, image_size, batch_size, augment=augment, shuffle=shuffle, hints=hints, **options)
+    return data.make_dataset(paths, image_size, batch_size, augment=augment, shuffle=shuffle, hints=hints,
+                             targets=TRAINING_OUTPUTS, **options)
 
 
 if __name__ == "__main__":

@@ -239,12 +239,28 @@ def random_affine_transform(height, width, rng=np.random, max_rotation_deg=20.0,
     return np.array([*inverse[0], offset[0], *inverse[1], offset[1], 0.0, 0.0], dtype=np.float32)
 
 
-def random_affine_tf(rgb):
-    """`random_affine_transform` applied to one HxWx3 TensorFlow image, bilinear, borders reflected."""
+def image_rng(image_seed, purpose):
+    """The generator of one training image's random draws for one purpose (AUGMENTATION or USER): a
+    function of the image's seed alone, so parallel threads draw the same whatever their order, and
+    training with and without simulated users sees the same augmentation."""
+    return np.random.default_rng([int(image_seed) % 2**63, purpose])
+
+
+AUGMENTATION, USER = 0, 1  # image_rng's purposes
+
+
+def seeded_affine_transform(height, width, image_seed):
+    return random_affine_transform(height, width, rng=image_rng(image_seed, AUGMENTATION))
+
+
+def random_affine_tf(rgb, image_seed):
+    """`random_affine_transform` drawn from the image's seed, applied to one HxWx3 TensorFlow image,
+    bilinear, borders reflected."""
     import tensorflow as tf
 
     shape = tf.shape(rgb)
-    transform = tf.numpy_function(random_affine_transform, [shape[0], shape[1]], tf.float32, stateful=True)
+    transform = tf.numpy_function(seeded_affine_transform, [shape[0], shape[1], image_seed], tf.float32,
+                                  stateful=False)
     transform.set_shape([8])
     warped = tf.raw_ops.ImageProjectiveTransformV3(
         images=rgb[None],
@@ -263,7 +279,7 @@ def to_network_pair_tf(rgb):
 
 
 def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=False, seed=None, cache="auto",
-                 decode="auto", hints=None):
+                 decode="auto", hints=None, targets=1):
     """A `tf.data.Dataset` of (l_norm, ab_norm) batches streamed from image files.
 
     Each image is squashed to image_size x image_size (as test time does), then
@@ -271,7 +287,10 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
     are prefetched while the model trains. With `hints` (a model that takes hints,
     shared/hints.py) they are ({"l_norm", "hints", "palette"}, ab_norm):
     hints="simulated" draws a simulated user's points and palette for every
-    image anew each epoch, hints="none" gives none (the automatic task). Where TensorFlow is not installed (Keras
+    image anew each epoch, hints="none" gives none (the automatic task). Each augmented image's
+    random draws come from a seed of its own (drawn in order from NumPy's state, which --seed sets), so
+    the same seed gives the same batches. `targets` > 1 repeats ab_norm as a tuple, for a model with that
+    many outputs trained on the same colours. Where TensorFlow is not installed (Keras
     on PyTorch, say, on a GPU machine) the same batches come from `PhotoBatches`.
 
     Speed options (benchmarks/speed.py measures them): `decode="auto"` decodes
@@ -287,7 +306,7 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
     try:
         import tensorflow as tf
     except ImportError:
-        return PhotoBatches(paths, image_size, batch_size, augment, shuffle, seed, hints)
+        return PhotoBatches(paths, image_size, batch_size, augment, shuffle, seed, hints, targets)
 
     size = [image_size, image_size]
     if cache == "auto":
@@ -304,17 +323,19 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
         return tf.image.resize(rgb, size, antialias=True)
 
     def decoded(dataset):
-        dataset = dataset.map(read, num_parallel_calls=autotune, deterministic=not shuffle)
+        dataset = dataset.map(read, num_parallel_calls=autotune, deterministic=True)
         dataset = dataset.ignore_errors(log_warning=True)  # backstop: graph decoding of a file broken midway
-        return dataset.filter(readable).map(resized, num_parallel_calls=autotune, deterministic=not shuffle)
+        return dataset.filter(readable).map(resized, num_parallel_calls=autotune, deterministic=True)
 
-    def pair(rgb, *user_seed):
+    def pair(rgb, *image_seed):
         if augment:
-            rgb = random_affine_tf(rgb)
+            rgb = random_affine_tf(rgb, *image_seed)
         l_norm, ab_norm = to_network_pair_tf(rgb)
+        target = ab_norm if targets == 1 else (ab_norm,) * targets
         if hints is not None:
-            return {"l_norm": l_norm, **hint_inputs_tf(ab_norm, *user_seed)}, ab_norm
-        return l_norm, ab_norm
+            user_seed = image_seed if hints == "simulated" else ()
+            return {"l_norm": l_norm, **hint_inputs_tf(ab_norm, *user_seed)}, target
+        return l_norm, target
 
     autotune = tf.data.AUTOTUNE
     path_strings = [str(p) for p in paths]
@@ -325,18 +346,18 @@ def make_dataset(paths, image_size=256, batch_size=8, augment=False, shuffle=Fal
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     if not cache:
         dataset = decoded(dataset)
-    if hints == "simulated":  # each image its own seed, drawn in order (NumPy's state: --seed), anew each epoch
-        users = tf.data.Dataset.random(seed=np.random.randint(2**31), rerandomize_each_iteration=True)
-        dataset = tf.data.Dataset.zip((dataset, users))
-    dataset = dataset.map(pair, num_parallel_calls=autotune, deterministic=not shuffle)
+    if augment or hints == "simulated":  # each image its own seed, anew each epoch (NumPy's state: --seed)
+        image_seeds = tf.data.Dataset.random(seed=np.random.randint(2**31), rerandomize_each_iteration=True)
+        dataset = tf.data.Dataset.zip((dataset, image_seeds))
+    dataset = dataset.map(pair, num_parallel_calls=autotune, deterministic=True)
     return dataset.batch(batch_size).prefetch(autotune)
 
 
-def simulated_user_np(ab_norm, user_seed):
+def simulated_user_np(ab_norm, image_seed):
     """shared.hints.simulated_user with a generator of the image's own seed."""
     from shared import hints
 
-    return hints.simulated_user(ab_norm, np.random.default_rng(user_seed))
+    return hints.simulated_user(ab_norm, image_rng(image_seed, USER))
 
 
 def hint_inputs_tf(ab_norm, user_seed=None):
@@ -387,16 +408,16 @@ class PhotoBatches(keras.utils.PyDataset):
 
     Each photo is decoded and resized once and kept in memory (image_size^2 x 3
     bytes each: 26 MB for 132 photos at 256 px), up to CACHE_LIMIT_BYTES; beyond that,
-    photos are decoded anew each epoch. Augmentation is drawn anew each time.
+    photos are decoded anew each epoch. Augmentation and simulated users are drawn anew each epoch, from a seed per photo.
     """
 
-    def __init__(self, paths, image_size, batch_size, augment, shuffle, seed=None, hints=None):
+    def __init__(self, paths, image_size, batch_size, augment, shuffle, seed=None, hints=None, targets=1):
         super().__init__(workers=os.cpu_count() or 1, use_multiprocessing=False)
         self.paths, self.image_size, self.batch_size = list(paths), image_size, batch_size
-        self.augment, self.shuffle, self.hints = augment, shuffle, hints
+        self.augment, self.shuffle, self.hints, self.targets = augment, shuffle, hints, targets
         self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(self.paths)) if shuffle else np.arange(len(self.paths))
         self.resized = {}  # path index -> uint8 RGB at image_size x image_size
+        self.on_epoch_end()
 
     def __len__(self):
         return math.ceil(len(self.paths) / self.batch_size)
@@ -414,9 +435,10 @@ class PhotoBatches(keras.utils.PyDataset):
             raise InputError(f"none of the {len(self.paths)} training images can be decoded")
         pairs = [lab.split_lab(lab.rgb_to_lab_fast(rgb)) for rgb in rgbs.values()]
         l_norm, ab_norm = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+        target = ab_norm if self.targets == 1 else (ab_norm,) * self.targets
         if self.hints is not None:
-            return {"l_norm": l_norm, **self._hint_inputs(ab_norm)}, ab_norm
-        return l_norm, ab_norm
+            return {"l_norm": l_norm, **self._hint_inputs(ab_norm, list(rgbs))}, target
+        return l_norm, target
 
     def _load(self, index):
         """Photo `index` at the training size, augmented if asked; None (warned once) if it cannot be decoded."""
@@ -431,20 +453,21 @@ class PhotoBatches(keras.utils.PyDataset):
         if rgb.size == 0:
             return None
         if self.augment:
-            transform = random_affine_transform(*size, rng=np.random.default_rng())
+            transform = seeded_affine_transform(*size, self.image_seeds[index])
             flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
             rgb = cv2.warpAffine(rgb, transform[:6].reshape(2, 3), size, flags=flags, borderMode=cv2.BORDER_REFLECT)
         return rgb
 
-    def _hint_inputs(self, ab_norm):
+    def _hint_inputs(self, ab_norm, indices):
         from shared import hints
 
         if self.hints == "simulated":
-            users = [hints.simulated_user(ab, self.rng) for ab in ab_norm]
+            users = [simulated_user_np(ab, self.image_seeds[i]) for ab, i in zip(ab_norm, indices)]
             return {"hints": np.stack([u[0] for u in users]), "palette": np.stack([u[1] for u in users])}
         return {"hints": np.zeros((*ab_norm.shape[:-1], hints.HINT_CHANNELS), np.float32),
                 "palette": np.zeros((len(ab_norm), hints.PALETTE_SIZE), np.float32)}
 
     def on_epoch_end(self):
-        if self.shuffle:
-            self.order = self.rng.permutation(len(self.paths))
+        """A new order (if shuffling) and new seeds for each photo's augmentation and simulated user."""
+        self.order = self.rng.permutation(len(self.paths)) if self.shuffle else np.arange(len(self.paths))
+        self.image_seeds = self.rng.integers(2**62, size=len(self.paths))

@@ -268,6 +268,22 @@ class PalettePrior(keras_layers.Layer):
         return {**super().get_config(), "strength": self.strength}
 
 
+@keras.saving.register_keras_serializable(package="colorize")
+class GuidanceGate(keras_layers.Layer):
+    """[correction (N, h, w, C), hints (N, S, S, 3), palette (N, n_bins + 1)] -> the correction for an
+    image given a hint or a palette, exactly 0 for one given neither: without guidance a model's
+    colours are its automatic ones, whatever its hint path learned."""
+
+    def call(self, inputs):
+        correction, hint_map, palette = inputs
+        hinted = ops.max(ops.cast(hint_map[..., 2], "float32"), axis=(1, 2))  # (N,): 1 if any point
+        given = ops.maximum(hinted, ops.cast(palette[:, -1], "float32"))
+        return correction * ops.cast(given > 0, correction.dtype)[:, None, None, None]
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+
 def _bin_smoothing(sigma=ab_bins.SMOOTHING_SIGMA):
     """(n_bins, n_bins): spreads each bin's share over its neighbours (columns sum to 1)."""
     squared = ((ab_bins.BINS[:, None, :] - ab_bins.BINS[None, :, :]) ** 2).sum(-1)

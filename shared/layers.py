@@ -73,3 +73,12 @@ def all_layers(model):
         yield layer
         if hasattr(layer, "layers"):
             yield from all_layers(layer)
+
+
+@keras.saving.register_keras_serializable(package="colorize")
+class StopGradient(layers.Layer):
+    """Its input, unchanged, with no gradient flowing back through it: what comes after learns from
+    these features without changing what made them."""
+
+    def call(self, inputs):
+        return ops.stop_gradient(inputs)

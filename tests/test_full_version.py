@@ -49,8 +49,9 @@ def test_the_network_has_the_documented_inputs_and_outputs(side):
     model = build_model(side)
     assert sorted(hints.input_names(model)) == ["hints", "l_norm", "palette"]
     l_norm = np.random.default_rng(0).uniform(0, 1, (2, side, side, 1)).astype(np.float32)
-    logits = model.predict_on_batch({"l_norm": l_norm, **no_hints(2, side)})
-    assert logits.shape == (2, side // 4, side // 4, ab_bins.N_BINS)
+    guided, automatic = model.predict_on_batch({"l_norm": l_norm, **no_hints(2, side)})
+    assert guided.shape == automatic.shape == (2, side // 4, side // 4, ab_bins.N_BINS)
+    np.testing.assert_array_equal(guided, automatic)  # no guidance: the automatic colours, exactly
     assert ab_bins.with_decoding(model).predict_on_batch({"l_norm": l_norm, **no_hints(2, side)}).shape == (2, side, side, 2)
     assert embedding_of(model) == "efficientnet"
     with pytest.raises(ValueError, match="multiple of 32"):
@@ -84,9 +85,10 @@ def test_hints_and_the_palette_change_the_colours_and_each_image_keeps_its_own(m
     guidance = no_hints(2, SIZE)
     guidance["hints"][1, 20:30, 20:30] = (0.5, 0.3, 1.0)
     guidance["palette"][1] = hints.palette_of(np.full((8, 8, 2), (0.4, -0.3), np.float32))
-    logits = model.predict_on_batch({"l_norm": l_norm, **guidance})
+    logits, automatic = model.predict_on_batch({"l_norm": l_norm, **guidance})
     assert np.abs(logits[0] - logits[1]).max() > 1e-3
-    alone = model.predict_on_batch({"l_norm": l_norm[:1], **no_hints(1, SIZE)})
+    np.testing.assert_allclose(automatic[0], automatic[1], atol=1e-5)  # the automatic output ignores guidance
+    alone = model.predict_on_batch({"l_norm": l_norm[:1], **no_hints(1, SIZE)})[0]
     np.testing.assert_allclose(alone[0], logits[0], atol=1e-4)
 
 
@@ -136,13 +138,31 @@ def test_trains_resumes_and_colorizes_every_photo_at_its_own_size_with_and_witho
     assert hinted.shape == results["photo0"].shape and np.any(hinted != results["photo0"])
 
 
+def test_simulated_users_train_the_hint_path_and_leave_the_automatic_colours_as_without_them(tmp_path):
+    write_photos(tmp_path / "photos")
+    trained = {}
+    for flag in ("--hints", "--no-hints"):
+        trained[flag] = tmp_path / f"{flag[2:]}.keras"
+        fv_train.main(["--images", str(tmp_path / "photos"), "--image-size", str(SIZE), "--batch-size", "2",
+                       "--epochs", "2", "--seed", "4", flag, "--model-out", str(trained[flag])])
+    with_hints, without = (inference.load_keras_file(trained[flag]) for flag in ("--hints", "--no-hints"))
+    changed = set()
+    for layer in with_hints.layers:
+        if layer.trainable_weights:
+            pairs = zip(layer.get_weights(), without.get_layer(layer.name).get_weights())
+            if any(np.any(a != b) for a, b in pairs):
+                changed.add(layer.name)
+    hint_path = {"hints_conv_4", "hints_conv_8", "hints_conv_16", "palette_vector", "hint_conv", "hint_logits"}
+    assert {"hints_conv_4", "hint_conv", "hint_logits"} <= changed <= hint_path  # the palette: on a share of images
+
+
 def test_init_from_copies_a_model_and_refuses_beta_or_resume(tmp_path, model, capsys):
     source = ab_bins.with_decoding(model)
     source.save(tmp_path / "start.keras")
     copy = fv_train.build_for_training(SIZE, 1e-4, start=inference.load_keras_file(tmp_path / "start.keras"))
     l_norm = np.random.default_rng(2).uniform(0, 1, (1, SIZE, SIZE, 1)).astype(np.float32)
     inputs = {"l_norm": l_norm, **no_hints(1, SIZE)}
-    np.testing.assert_allclose(copy.predict_on_batch(inputs), model.predict_on_batch(inputs), atol=1e-5)
+    np.testing.assert_allclose(copy.predict_on_batch(inputs)[0], model.predict_on_batch(inputs)[0], atol=1e-5)
     with pytest.raises(InputError, match="not a full_version model of this design"):
         fv_train.main(["--init-from", "beta", "--epochs", "1", "--model-out", str(tmp_path / "x.keras")])
     with pytest.raises(InputError, match="--init-from starts a new training"):
