@@ -40,6 +40,16 @@ class Colorizer:
                              "`python full_version/train.py` or use the shipped full_version")
         self.takes_hints = hints.takes_hints(model)
         self._logits_model = None  # inputs -> bin logits, made on first `suggest`
+        self._automatic = automatic_part(model)  # for images with no hint or palette, where a model has one
+
+    def _predict(self, inputs):
+        """ab_norm batch for a batch of network inputs; with no guidance, the automatic part alone."""
+        model = self.model
+        if self._automatic is not None and not inputs["hints"][..., 2].any() and not inputs["palette"][:, -1].any():
+            model, inputs = self._automatic, inputs["l_norm"]
+        if self.working_size is None:  # sizes vary: an eager call traces no graph per new size
+            return keras.ops.convert_to_numpy(model(inputs, training=False))
+        return keras.ops.convert_to_numpy(model.predict_on_batch(inputs))  # one size: the compiled step is faster
 
     def check_size(self, height, width, name="image"):
         if min(height, width) < self.min_side:
@@ -90,11 +100,7 @@ class Colorizer:
         results = [None] * len(l_channels)
         for indices, batch in self._batches(l_channels):
             inputs = self.network_inputs(batch, *self.guidance_inputs(indices, l_channels, points, palette))
-            if self.working_size is None:  # sizes vary: an eager call traces no graph per new size
-                ab_batch = keras.ops.convert_to_numpy(self.model(inputs, training=False))
-            else:  # one size: the compiled predict step is faster
-                ab_batch = keras.ops.convert_to_numpy(self.model.predict_on_batch(inputs))
-            ab_batch = np.asarray(ab_batch, np.float32)  # bfloat16 models answer in bfloat16
+            ab_batch = np.asarray(self._predict(inputs), np.float32)  # bfloat16 models answer in bfloat16
             for i, ab_norm in zip(indices, ab_batch):
                 height, width = l_channels[i].shape
                 if self.working_size is None:
@@ -157,6 +163,18 @@ class Colorizer:
         ab_norm = (ab_bins.BINS[best_bins] / lab.AB_SCALE).astype(np.float32)[:, None, :]
         lightness = np.full((len(best_bins), 1), l_channel[y, x], np.float32)
         return [tuple(int(c) for c in rgb_row[0]) for rgb_row in lab.merge_l_ab(lightness, ab_norm)]
+
+
+def automatic_part(model):
+    """For a model whose hint path adds exactly nothing without guidance (full_version/model.py): the
+    same layers from l_norm to ab through its automatic logits, skipping the hint path and the priors.
+    None for any other model."""
+    names = {layer.name for layer in model.layers}
+    if not {"only_with_guidance", "ab_logits", "to_input_size"} <= names:
+        return None
+    l_input = dict(zip(hints.input_names(model), model.inputs))["l_norm"]
+    ab_norm = ab_bins.decoding_layer(model)(model.get_layer("ab_logits").output)
+    return keras.Model(l_input, model.get_layer("to_input_size")(ab_norm), name=f"{model.name}_automatic")
 
 
 def load_model(model):

@@ -1,6 +1,7 @@
 """The full_version tier: EfficientNet-Lite0 encoder, global vector, decoder with skips, hints; train, resume, test."""
 
 import csv
+from unittest import mock
 
 import keras
 import numpy as np
@@ -90,6 +91,20 @@ def test_hints_and_the_palette_change_the_colours_and_each_image_keeps_its_own(m
     np.testing.assert_allclose(automatic[0], automatic[1], atol=1e-5)  # the automatic output ignores guidance
     alone = model.predict_on_batch({"l_norm": l_norm[:1], **no_hints(1, SIZE)})[0]
     np.testing.assert_allclose(alone[0], logits[0], atol=1e-4)
+
+
+def test_without_guidance_colorizing_skips_the_hint_path_and_gives_the_same_colours(model):
+    colorizer = inference.Colorizer(ab_bins.with_decoding(model))
+    l_channels = [np.random.default_rng(3).uniform(0, 100, (70, 90)).astype(np.float32)]
+    automatic = colorizer._automatic
+    with mock.patch.object(automatic, "predict_on_batch", wraps=automatic.predict_on_batch) as spy:
+        (fast,) = colorizer.predict_ab(l_channels)
+    assert spy.call_count == 1  # the automatic part answered
+    colorizer._automatic = None
+    (whole,) = colorizer.predict_ab(l_channels)
+    np.testing.assert_array_equal(fast, whole)
+    (hinted,) = colorizer.predict_ab(l_channels, [[(45, 35, (200, 30, 30))]])
+    assert np.abs(hinted - whole).max() > 1e-3
 
 
 def test_fusion_puts_each_images_vector_at_every_position():
