@@ -17,8 +17,9 @@ colour would give it). Printed, with the machine:
     python benchmarks/hints.py --tune    # the settings of shared/hints.py's priors, on the validation split
 
 --tune measures a grid of the hint prior's settings (feature similarity tau,
-lightness sigma, distance sigma) with 10 points, and the palette's strength with
-the original as reference, on the photos train.py holds out for validation
+lightness sigma, distance sigma) with 10 points, then for the best of them how
+sharp a hint's colour is (bin sigma), and the palette's strength with the
+original as reference, on the photos train.py holds out for validation
 (never the test photos); shared/hints.py's defaults were chosen with it: the
 most PSNR with 10 points while at least 95% of hinted pixels follow their hint
 (a margin over the 90% asked of the test photos), and the palette strength with
@@ -26,6 +27,7 @@ the best AuC.
 """
 
 import argparse
+import itertools
 import os
 import platform
 import sys
@@ -39,6 +41,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from shared import cli, data, hints, inference, lab, metrics, training  # noqa: E402
+from shared.hints import HINT_BIN_SIGMA  # noqa: E402
 
 HINT_TOLERANCE = 10.0  # ab units: a hinted pixel "follows" its hint within this
 SUGGESTION_TOLERANCE = 15.0  # ab units: a suggestion "is" the true colour within this
@@ -111,16 +114,22 @@ def tune(colorizer, photos, seed):
         return measure(colorizer, photos, count, seed, reference)
 
     print(f"automatic: PSNR {run(0)[0]['psnr']:.2f}")
-    print("| tau | lightness sigma | distance sigma | PSNR, 10 points | AuC | following |\n|---|---|---|---|---|---|")
-    for similarity in (0.1, 0.2, 0.4, 0.6):
-        for lightness_sigma in (8.0, 16.0):
-            for distance_sigma in (0.15, 0.3, 0.5):
-                hint_prior.similarity, hint_prior.lightness_sigma = similarity, lightness_sigma
-                hint_prior.distance_sigma = distance_sigma
-                mean, followed = run(10)
-                print(f"| {similarity} | {lightness_sigma} | {distance_sigma} | {mean['psnr']:.2f} | {mean['auc']:.2f} | "
-                      f"{100 * followed:.0f}% |")
-    for strength in (0.25, 0.5, 1.0, 2.0):
+    print("| tau | lightness sigma | distance sigma | bin sigma | PSNR, 10 points | AuC | following |\n"
+          "|---|---|---|---|---|---|---|")
+    results = {}
+
+    def measure_prior(settings):
+        hint_prior.similarity, hint_prior.lightness_sigma, hint_prior.distance_sigma, hint_prior.bin_sigma = settings
+        mean, followed = results[settings] = run(10)
+        print(f"| {' | '.join(map(str, settings))} | {mean['psnr']:.2f} | {mean['auc']:.2f} | {100 * followed:.0f}% |")
+
+    grid = itertools.product((0.1, 0.2, 0.4, 0.6, 0.8, 1.2), (8.0, 16.0), (0.15, 0.3, 0.5, 0.8), (HINT_BIN_SIGMA,))
+    for settings in grid:
+        measure_prior(settings)
+    best = max((s for s, (_, followed) in results.items() if followed >= 0.95), key=lambda s: results[s][0]["psnr"])
+    for bin_sigma in (2.5, 3.5, 7.0):  # how sharp a hint's colour is, for the best of the grid
+        measure_prior((*best[:3], bin_sigma))
+    for strength in (0.5, 1.0, 2.0, 3.0, 4.0):
         palette_prior.strength = strength
         mean, _ = run(0, reference=True)
         print(f"palette strength {strength}: PSNR {mean['psnr']:.2f}, AuC {mean['auc']:.2f}")

@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from shared import ab_bins, data, inference, metrics, training  # noqa: E402
+from shared import data, inference, metrics, training  # noqa: E402
 
 METRICS = ("psnr", "auc", "rebalanced_auc", "ciede2000", "colorfulness")
 
@@ -33,8 +33,7 @@ def validation_photos(sources, share, seed):
 
 
 def measure(colorizer, photos, temperature):
-    ab_bins.decoding_layer(colorizer.model).temperature = temperature
-    colorizer.model.predict_function = None  # the decoding is traced into it: trace again
+    colorizer.set_temperature(temperature)
     results = colorizer.colorize(photos)
     rows = [metrics.image_metrics(result, photo) for result, photo in zip(results, photos)]
     return {key: float(np.mean([row[key] for row in rows])) for key in (*METRICS, "colorfulness_original")}

@@ -42,6 +42,13 @@ class Colorizer:
         self._logits_model = None  # inputs -> bin logits, made on first `suggest`
         self._automatic = automatic_part(model)  # for images with no hint or palette, where a model has one
 
+    def set_temperature(self, temperature):
+        """A new annealed-mean temperature for a classification model, for the calls that follow."""
+        set_temperature(self.model, temperature, self.model.name)
+        for model in (self.model, self._automatic):
+            if model is not None:
+                model.predict_function = None  # the decoding is traced into the compiled step: trace again
+
     def _predict(self, inputs):
         """ab_norm batch for a batch of network inputs; with no guidance, the automatic part alone."""
         model = self.model
