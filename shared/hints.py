@@ -180,7 +180,7 @@ def read_hints_file(path):
 # add what a hint means directly to the bin logits (shared/ab_bins.py), and are zero without hints:
 # - HintPrior: each hint's colour spreads to the cells whose ImageNet features and lightness are
 #   like the hinted cell's, fading with distance, and there adds the log of a Gaussian around that
-#   colour over the bins (the soft-encoding's, sigma 5 ab units), scaled by how confident the spread is;
+#   colour over the bins (sigma 3.5 ab units), scaled by how confident the spread is;
 # - PalettePrior: a reference palette adds the log of its (smoothed) share of each bin everywhere.
 # Both are off while training: with them on, the network trained with simulated users leaned on them and
 # colorized worse without hints (benchmarks/same_budget.py --vary hints: 18.10 against 22.85 dB).
@@ -188,8 +188,8 @@ def read_hints_file(path):
 
 HINT_FEATURE_SIMILARITY = 0.6  # tau: a cosine distance of tau between features divides the spread by e
 HINT_LIGHTNESS_SIGMA = 8.0  # L units
-HINT_DISTANCE_SIGMA = 0.3  # share of the image's side
-HINT_BIN_SIGMA = 5.0  # ab units, the Gaussian a hint puts over the bins
+HINT_DISTANCE_SIGMA = 0.5  # share of the image's side
+HINT_BIN_SIGMA = 3.5  # ab units, the Gaussian a hint puts over the bins
 PALETTE_STRENGTH = 2.0  # weight of log(palette share) in the logits
 PALETTE_FLOOR = 1e-3  # the smallest share a bin gets from a palette (no colour is ruled out)
 
