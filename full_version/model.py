@@ -87,7 +87,7 @@ def guidance_priors(l_norm, encoded, hints, palette):
     features = layers.Concatenate(name="affinity_features")(
         [encoded[8], layers.UpSampling2D(2, name="affinity_16_to_8")(encoded[16])])
     l_cells = layers.AveragePooling2D(8, name="l_at_8")(l_norm)
-    hint_prior = HintPrior(name="hint_prior")([features, l_cells, hints])
+    hint_prior = HintPrior(centre_features=True, name="hint_prior")([features, l_cells, hints])
     hint_prior = layers.UpSampling2D(2, interpolation="bilinear", name="hint_prior_at_4")(hint_prior)
     palette_prior = PalettePrior(name="palette_prior")(palette)  # (N, 1, 1, n_bins)
     return hint_prior + palette_prior  # the palette's prior is the same at every position

@@ -178,8 +178,8 @@ def read_hints_file(path):
 # A network learns to propagate sparse hints only from long training (Zhang et al. trained on 1.3M
 # photos); with a few hundred photos the learned hint path stays weak. These layers, without weights,
 # add what a hint means directly to the bin logits (shared/ab_bins.py), and are zero without hints:
-# - HintPrior: each hint's colour spreads to the cells whose ImageNet features and lightness are
-#   like the hinted cell's, fading with distance, and there adds the log of a Gaussian around that
+# - HintPrior: each hint's colour spreads to the cells whose ImageNet features (less the image's mean
+#   feature, in the full_version of now) and lightness are like the hinted cell's, fading with distance, and there adds the log of a Gaussian around that
 #   colour over the bins (sigma 3.5 ab units), scaled by how confident the spread is;
 # - PalettePrior: a reference palette adds the log of its (smoothed) share of each bin everywhere.
 # Both are off while training: with them on, the network trained with simulated users leaned on them and
@@ -188,7 +188,7 @@ def read_hints_file(path):
 
 HINT_FEATURE_SIMILARITY = 0.6  # tau: a cosine distance of tau between features divides the spread by e
 HINT_LIGHTNESS_SIGMA = 8.0  # L units
-HINT_DISTANCE_SIGMA = 0.5  # share of the image's side
+HINT_DISTANCE_SIGMA = 0.3  # share of the image's side
 HINT_BIN_SIGMA = 3.5  # ab units, the Gaussian a hint puts over the bins
 PALETTE_STRENGTH = 2.0  # weight of log(palette share) in the logits
 PALETTE_FLOOR = 1e-3  # the smallest share a bin gets from a palette (no colour is ruled out)
@@ -199,10 +199,11 @@ class HintPrior(keras_layers.Layer):
     """[features (N, h, w, C), l_norm cells (N, h, w, 1), hints (N, S, S, 3)] -> logits prior (N, h, w, n_bins)."""
 
     def __init__(self, similarity=HINT_FEATURE_SIMILARITY, lightness_sigma=HINT_LIGHTNESS_SIGMA,
-                 distance_sigma=HINT_DISTANCE_SIGMA, bin_sigma=HINT_BIN_SIGMA, **kwargs):
+                 distance_sigma=HINT_DISTANCE_SIGMA, bin_sigma=HINT_BIN_SIGMA, centre_features=False, **kwargs):
         super().__init__(**kwargs)
         self.similarity, self.lightness_sigma = float(similarity), float(lightness_sigma)
         self.distance_sigma, self.bin_sigma = float(distance_sigma), float(bin_sigma)
+        self.centre_features = bool(centre_features)  # compare cells by how they differ from the image's mean
 
     def call(self, inputs, training=False):
         features, l_cells, hint_map = inputs
@@ -216,6 +217,8 @@ class HintPrior(keras_layers.Layer):
         hinted = ops.reshape(ops.cast(mask > 0, "float32"), (-1, 1, cells))  # (N, 1, hw): source cells
         ab = ops.reshape(ops.cast(ab_sum / ops.maximum(mask, 1e-6), "float32"), (-1, cells, 2))
 
+        if self.centre_features:  # what all cells share (the scene) no longer makes them alike
+            features = features - ops.mean(features, axis=(1, 2), keepdims=True)
         unit = features / ops.maximum(ops.norm(features, axis=-1, keepdims=True), 1e-6)
         unit = ops.reshape(ops.cast(unit, "float32"), (-1, cells, features.shape[-1]))
         feature_distance = 1.0 - ops.matmul(unit, ops.transpose(unit, (0, 2, 1)))  # (N, hw, hw)
@@ -240,7 +243,8 @@ class HintPrior(keras_layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "similarity": self.similarity, "lightness_sigma": self.lightness_sigma,
-                "distance_sigma": self.distance_sigma, "bin_sigma": self.bin_sigma}
+                "distance_sigma": self.distance_sigma, "bin_sigma": self.bin_sigma,
+                "centre_features": self.centre_features}
 
 
 @keras.saving.register_keras_serializable(package="colorize")

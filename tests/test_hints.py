@@ -167,3 +167,20 @@ def test_the_priors_are_off_while_training_so_the_network_learns_to_colour_alone
     palette = hints.palette_of(np.full((8, 8, 2), (0.4, -0.3), np.float32))[None]
     assert np.asarray(hints.PalettePrior()(palette)).any()
     assert not np.asarray(hints.PalettePrior()(palette, training=True)).any()
+
+
+def test_centred_features_keep_a_hint_on_the_cells_like_it_when_the_scene_makes_every_cell_alike():
+    shared = np.full(8, 5.0, np.float32)  # what every cell of the scene has in common
+    features = np.tile(shared, (1, 4, 4, 1))
+    features[0, :2, :, 0] += 1.0  # the top half: one kind of thing; the bottom half another
+    features[0, 2:, :, 1] += 1.0
+    hint_map = np.zeros((1, 32, 32, 3), np.float32)
+    hint_map[0, :3, :3] = (0.4, 0.3, 1.0)  # a hint in the top half
+    inputs = [features, np.full((1, 4, 4, 1), 0.5, np.float32), hint_map]
+    settings = {"distance_sigma": 10.0}  # distance plays no part here
+    plain = np.asarray(hints.HintPrior(**settings)(inputs))[0]
+    centred = np.asarray(hints.HintPrior(centre_features=True, **settings)(inputs))[0]
+    strength = lambda prior: np.abs(prior).max(axis=-1)  # noqa: E731  how hard each cell is pulled
+    assert strength(plain)[3, 3] > 0.5 * strength(plain)[0, 3]  # uncentred, the shared part spreads it everywhere
+    assert strength(centred)[3, 3] < 0.05 * strength(centred)[0, 3]  # centred, the other half keeps its colours
+    assert hints.HintPrior(centre_features=True).get_config()["centre_features"] is True
