@@ -81,16 +81,22 @@ def measure(colorizer, photos, count, seed, reference=False):
     return mean, (float(np.mean(followed)) if followed else None)
 
 
-def one_hint_reach(colorizer, photos, seed, colour=(200, 30, 30)):
+def one_hint_reach(colorizer, photos, automatic_abs, seed, colour=(200, 30, 30)):
     """How far one hint reaches: the mean share of each photo whose ab moves by more than HINT_TOLERANCE
-    from the automatic colours when one point at random is given `colour` (red: unlike most true colours)."""
+    from its automatic ab (`automatic_abs`, one per photo) when one point at random is given `colour` (red:
+    unlike most true colours)."""
     rng, shares = np.random.default_rng(seed), []
-    for rgb in photos:
+    for rgb, automatic in zip(photos, automatic_abs):
         (x, y, _), = random_points(rgb, 1, rng)
-        automatic, hinted = (colorizer.colorize([rgb], points)[0] for points in (None, [[(x, y, colour)]]))
-        moved = np.linalg.norm(lab.rgb_to_lab(hinted)[..., 1:] - lab.rgb_to_lab(automatic)[..., 1:], axis=-1)
+        (hinted,) = colorizer.colorize([rgb], [[(x, y, colour)]])
+        moved = np.linalg.norm(lab.rgb_to_lab(hinted)[..., 1:] - automatic, axis=-1)
         shares.append(float(np.mean(moved > HINT_TOLERANCE)))
     return float(np.mean(shares))
+
+
+def automatic_ab(colorizer, photos):
+    """Each photo's automatic colours as ab (HxWx2), what one_hint_reach compares against."""
+    return [lab.rgb_to_lab(result)[..., 1:] for result in colorizer.colorize(photos)]
 
 
 def suggestion_hits(colorizer, photos, per_photo, seed, k=8):
@@ -130,12 +136,12 @@ def tune(colorizer, photos, seed):
     print(f"automatic: PSNR {run(0)[0]['psnr']:.2f}")
     print("| tau | lightness sigma | distance sigma | bin sigma | PSNR, 10 points | AuC | following | "
           "one red hint moves |\n|---|---|---|---|---|---|---|---|")
-    results = {}
+    results, automatic = {}, automatic_ab(colorizer, photos)  # the prior's settings do not change these
 
     def measure_prior(settings):
         hint_prior.similarity, hint_prior.lightness_sigma, hint_prior.distance_sigma, hint_prior.bin_sigma = settings
         mean, followed = run(10)
-        reach = one_hint_reach(colorizer, photos, seed)
+        reach = one_hint_reach(colorizer, photos, automatic, seed)
         results[settings] = (mean["psnr"], followed, reach)
         print(f"| {' | '.join(map(str, settings))} | {mean['psnr']:.2f} | {mean['auc']:.2f} | {100 * followed:.0f}% | "
               f"{100 * reach:.0f}% |")
@@ -178,7 +184,8 @@ def main(argv=None):
         print(f"| {count} | {mean['psnr']:.2f} | {mean['auc']:.2f} | {share} |")
     mean, _ = measure(colorizer, photos, 0, args.seed, reference=True)
     print(f"| 0, the original as reference palette | {mean['psnr']:.2f} | {mean['auc']:.2f} | |")
-    print(f"one red hint at a random point moves {100 * one_hint_reach(colorizer, photos, args.seed):.0f}% of a photo "
+    reach = one_hint_reach(colorizer, photos, automatic_ab(colorizer, photos), args.seed)
+    print(f"one red hint at a random point moves {100 * reach:.0f}% of a photo "
           f"by more than {HINT_TOLERANCE:.0f} ab (mean)")
     hit_rate = suggestion_hits(colorizer, photos, args.suggestion_points, args.seed)
     print(f"true colour (within {SUGGESTION_TOLERANCE:.0f} in ab) among the 8 suggestions at "

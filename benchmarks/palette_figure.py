@@ -1,5 +1,4 @@
-"""docs/palette.png: one photo colorized automatically, with a warm reference palette and with a cool one,
-and docs/hints.png: the same photo with a few user points.
+"""docs/palette.png: one photo colorized automatically, with a warm reference palette and with a cool one.
 
     python benchmarks/palette_figure.py [--model full_version] [--photo datasets/landscapes/test/windmill12.jpg]
 """
@@ -13,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
 from shared import cli, data, figures, inference, lab  # noqa: E402
 
@@ -34,9 +34,10 @@ def main(argv=None):
     (automatic,), (warmed,), (cooled,) = (colorizer.colorize([photo], None, ref) for ref in (None, warm, cool))
     row = [figures.thumbnail(x, SIDE) for x in (gray, automatic, warmed, cooled, photo)]
     refs = [figures.thumbnail(x, SIDE) for x in (warm, cool)]
-    figures.grid_figure([(args.photo.name, row), ("references", [row[0] * 0 + 255, row[1] * 0 + 255,
+    blank = [np.full_like(row[i], 255) for i in (0, 1, 4)]  # no reference under these columns
+    figures.grid_figure([(args.photo.name, row), ("references", [blank[0], blank[1],
                          cv2.resize(refs[0], row[2].shape[1::-1]), cv2.resize(refs[1], row[3].shape[1::-1]),
-                         row[4] * 0 + 255])],
+                         blank[2]])],
                         ["grayscale input", "automatic", "warm reference", "cool reference", "original"],
                         args.output / "palette.png")
     print(f"wrote {args.output / 'palette.png'}")

@@ -13,6 +13,8 @@ a square patch of 1 to 9 pixels whose hint colour is the mean true ab over the p
 of images the palette of the image's own colours.
 """
 
+from pathlib import Path
+
 import keras
 import numpy as np
 from keras import layers as keras_layers
@@ -154,7 +156,7 @@ def read_hints_file(path):
     import json
 
     try:
-        entries = json.loads(open(path, encoding="utf-8").read())
+        entries = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
         raise InputError(f"cannot read the hints file {path} ({error.strerror})") from error
     except (json.JSONDecodeError, UnicodeDecodeError) as error:

@@ -49,11 +49,15 @@ class Colorizer:
             if model is not None:
                 model.predict_function = None  # the decoding is traced into the compiled step: trace again
 
-    def _predict(self, inputs):
-        """ab_norm batch for a batch of network inputs; with no guidance, the automatic part alone."""
-        model = self.model
-        if self._automatic is not None and not inputs["hints"][..., 2].any() and not inputs["palette"][:, -1].any():
-            model, inputs = self._automatic, inputs["l_norm"]
+    def _predict(self, l_norm, hint_maps=None, palettes=None):
+        """ab_norm batch for a batch of l_norm and its guidance; a batch given no hint and no palette goes
+        through the automatic part alone, where the model has one."""
+        guided = ((hint_maps is not None and hint_maps[..., 2].any())
+                  or (palettes is not None and palettes[:, -1].any()))
+        if self._automatic is not None and not guided:
+            model, inputs = self._automatic, l_norm
+        else:
+            model, inputs = self.model, self.network_inputs(l_norm, hint_maps, palettes)
         if self.working_size is None:  # sizes vary: an eager call traces no graph per new size
             return keras.ops.convert_to_numpy(model(inputs, training=False))
         return keras.ops.convert_to_numpy(model.predict_on_batch(inputs))  # one size: the compiled step is faster
@@ -106,8 +110,8 @@ class Colorizer:
         palette = self.palette_of(reference)  # once for every batch
         results = [None] * len(l_channels)
         for indices, batch in self._batches(l_channels):
-            inputs = self.network_inputs(batch, *self.guidance_inputs(indices, l_channels, points, palette))
-            ab_batch = np.asarray(self._predict(inputs), np.float32)  # bfloat16 models answer in bfloat16
+            guidance = self.guidance_inputs(indices, l_channels, points, palette)
+            ab_batch = np.asarray(self._predict(batch, *guidance), np.float32)  # bfloat16 models answer in bfloat16
             for i, ab_norm in zip(indices, ab_batch):
                 height, width = l_channels[i].shape
                 if self.working_size is None:
