@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from shared import efficientnet
+from shared import efficientnet, layers
 
 # scikit-image's sample photos (offline) and the ImageNet classes each may rightly get
 KNOWN_PHOTOS = {
@@ -75,3 +75,27 @@ def test_the_converter_renames_and_transposes_as_keras_expects():
     torch_depthwise = np.arange(5 * 1 * 3 * 3).reshape(5, 1, 3, 3)
     assert convert.to_keras("block1_depthwise", torch_depthwise).shape == (3, 3, 5, 1)
     assert convert.to_keras("classifier", np.zeros((1000, 1280))).shape == (1280, 1000)
+
+
+def test_folding_batch_norms_keeps_the_outputs_and_leaves_no_foldable_batch_norm():
+    """EfficientNet inside a model, as full_version holds it: folded, its BatchNorms are gone (but one after
+    a convolution that something else reads too) and the outputs are the same to float32 rounding."""
+    rng = np.random.default_rng(0)
+    encoder = efficientnet.build_classifier((64, 64, 3), weights=None)
+    for layer in encoder.layers:  # statistics far from the identity, so a wrong fold shows
+        if isinstance(layer, keras.layers.BatchNormalization):
+            channels = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, channels), rng.normal(0, 0.5, channels),
+                               rng.normal(0, 0.5, channels), rng.uniform(0.5, 2, channels)])
+    rgb = keras.Input((64, 64, 3))
+    conv = keras.layers.Conv2D(4, 3, padding="same", use_bias=False, name="read_twice")(rgb)
+    normalized = keras.layers.BatchNormalization(name="read_twice_bn")(conv)
+    outer = keras.Model(rgb, [encoder(rgb), keras.layers.Add()([conv, normalized])])
+    folded = layers.fold_batch_norms(outer)
+
+    batch_norms = [layer.name for layer in layers.all_layers(folded) if isinstance(layer, keras.layers.BatchNormalization)]
+    assert batch_norms == ["read_twice_bn"]
+    images = rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    for expected, got in zip(outer.predict_on_batch(images), folded.predict_on_batch(images)):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    assert layers.fold_batch_norms(folded) is folded  # nothing left to fold
