@@ -16,7 +16,7 @@ import numpy as np
 
 from shared import ab_bins, accel, cli, hints, lab
 from shared.data import InputError
-from shared.layers import embedding_of, fold_batch_norms, total_stride
+from shared.layers import embedding_of, total_stride
 
 
 def pad_to_multiple(image, multiple):
@@ -233,7 +233,7 @@ def load_colorizer(model, batch_size=8, temperature=None, precision=accel.COLORI
     mean's temperature: lower is more vivid, higher calmer (default 0.38, Zhang et al.);
     `precision`: what the network computes in (shared/accel.py; auto: bfloat16 on CPUs with native
     bfloat16, where it is about 2x faster and gives the same evaluation table, else float32)."""
-    keras_model = fold_batch_norms(accel.with_precision(load_model(model), precision))
+    keras_model = accel.for_inference(load_model(model), precision)
     if temperature is not None:
         set_temperature(keras_model, temperature, cli.model_path(model))
     return Colorizer(keras_model, batch_size=batch_size)

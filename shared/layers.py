@@ -76,24 +76,29 @@ def all_layers(model):
             yield from all_layers(layer)
 
 
-def fold_batch_norms(model):
+def fold_batch_norms(model, rewrite=None):
     """The same network for inference with each BatchNormalization that directly follows a bias-free
     convolution folded into it (kernel * gamma / sqrt(var + eps), bias beta - mean * that scale), in
-    nested models too; `model` itself when there is none. BatchNorm runs as its own elementwise ops,
-    which cost EfficientNet-Lite0 in bfloat16 more than its convolutions (shared/efficientnet.py);
-    what Keras lacks is doing this to a loaded model, so it lives here."""
+    nested models too; `model` itself when there is none and no `rewrite`. BatchNorm runs as its own
+    elementwise ops, which cost EfficientNet-Lite0 in bfloat16 more than its convolutions
+    (shared/efficientnet.py); Keras has no pass that does this to a loaded model.
+
+    `rewrite`: another change to the serialized model, made in the same rebuild (accel.for_inference's
+    precision), which keeps the layers and their weights."""
     folds = {}  # BatchNorm layer name -> the convolution it folds into
-    config = _without_batch_norms(keras.saving.serialize_keras_object(model), folds)
-    if not folds:
+    config = keras.saving.serialize_keras_object(model)
+    config = _without_batch_norms(rewrite(config) if rewrite else config, folds)
+    if not folds and rewrite is None:
         return model
     clone = keras.saving.deserialize_keras_object(config)
-    originals = {layer.name: layer for layer in all_layers(model)}
-    batch_norm_of = {conv: originals[bn] for bn, conv in folds.items()}
-    for layer in all_layers(clone):
+    originals = [layer for layer in all_layers(model) if layer.name not in folds]
+    batch_norm_of = {conv: layer for layer in all_layers(model) for bn, conv in folds.items() if layer.name == bn}
+    for original, layer in zip(originals, all_layers(clone), strict=True):
+        assert original.name == layer.name, (original.name, layer.name)
         if layer.name in batch_norm_of:
-            layer.set_weights(_folded(originals[layer.name], batch_norm_of[layer.name]))
+            layer.set_weights(_folded(original, batch_norm_of[layer.name]))
         elif layer.weights and not hasattr(layer, "layers"):
-            layer.set_weights(originals[layer.name].get_weights())
+            layer.set_weights(original.get_weights())
     return clone
 
 

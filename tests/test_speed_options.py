@@ -47,6 +47,18 @@ def test_with_precision_keeps_weights_and_predictions_close(precision):
     np.testing.assert_allclose(np.asarray(changed(x), np.float32), np.asarray(model(x)), atol=0.02)
 
 
+def test_for_inference_changes_the_precision_and_folds_batch_norms_in_one_rebuild():
+    from shared import efficientnet, layers
+
+    model = efficientnet.build_classifier((32, 32, 3), weights=None)
+    ready = accel.for_inference(model, "bfloat16")
+    computing = [layer for layer in layers.all_layers(ready) if not isinstance(layer, keras.layers.InputLayer)]
+    assert {layer.dtype_policy.name for layer in computing} == {"mixed_bfloat16"}
+    assert not [layer for layer in layers.all_layers(ready) if isinstance(layer, keras.layers.BatchNormalization)]
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(ready(x), np.float32), np.asarray(model(x)), atol=0.01)
+
+
 def test_auto_precision_follows_the_cpu(monkeypatch):
     monkeypatch.setattr(accel, "has_gpu", lambda: False)
     monkeypatch.setattr(accel, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
