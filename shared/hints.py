@@ -191,7 +191,7 @@ def read_hints_file(path):
 HINT_FEATURE_SIMILARITY = 0.6  # tau: a cosine distance of tau between features divides the spread by e
 HINT_LIGHTNESS_SIGMA = 8.0  # L units
 HINT_DISTANCE_SIGMA = 0.3  # share of the image's side
-HINT_BIN_SIGMA = 3.5  # ab units, the Gaussian a hint puts over the bins
+HINT_BIN_SIGMA = 2.5  # ab units, the Gaussian a hint puts over the bins
 PALETTE_STRENGTH = 2.0  # weight of log(palette share) in the logits
 PALETTE_FLOOR = 1e-3  # the smallest share a bin gets from a palette (no colour is ruled out)
 
