@@ -32,7 +32,7 @@ from keras import layers
 
 from shared import efficientnet
 from shared.ab_bins import N_BINS, logits_head, training_loss
-from shared.hints import HINT_CHANNELS, PALETTE_SIZE, GuidanceGate, HintPrior, PalettePrior
+from shared.hints import HINT_CHANNELS, HINT_COLOUR_SIGMA, PALETTE_SIZE, GuidanceGate, HintPrior, PalettePrior
 from shared.layers import StopGradient, TileAndConcatenate, conv
 
 GLOBAL_SIZE = 256  # the fused whole-image vector
@@ -81,13 +81,15 @@ def hint_correction(decoder_features, hints, palette):
     return GuidanceGate(name="only_with_guidance")([correction, hints, palette])
 
 
-def guidance_priors(l_norm, encoded, hints, palette):
+def guidance_priors(l_norm, encoded, hints, palette, automatic_logits):
     """What the user's hints and reference palette add to the bin logits at 1/4, zero without them
-    (shared/hints.py): each hint spreads over the cells like it in ImageNet features and lightness."""
+    (shared/hints.py): each hint spreads over the cells like it in ImageNet features, lightness and
+    automatic colour."""
     features = layers.Concatenate(name="affinity_features")(
         [encoded[8], layers.UpSampling2D(2, name="affinity_16_to_8")(encoded[16])])
     l_cells = layers.AveragePooling2D(8, name="l_at_8")(l_norm)
-    hint_prior = HintPrior(centre_features=True, name="hint_prior")([features, l_cells, hints])
+    hint_prior = HintPrior(centre_features=True, colour_sigma=HINT_COLOUR_SIGMA, name="hint_prior")(
+        [features, l_cells, hints, automatic_logits])
     hint_prior = layers.UpSampling2D(2, interpolation="bilinear", name="hint_prior_at_4")(hint_prior)
     palette_prior = PalettePrior(name="palette_prior")(palette)  # (N, 1, 1, n_bins)
     return hint_prior + palette_prior  # the palette's prior is the same at every position
@@ -117,9 +119,10 @@ def build_model(image_size=224, learning_rate=3e-4, loss="classification", class
         x = conv(DECODER_FILTERS[stride], name=f"decoder_{stride}")(x)
     x = conv(DECODER_FILTERS[4], name="decoder_4b")(x)
     automatic = logits_head()(x)
+    automatic_logits = StopGradient(name="automatic_logits")(automatic)
     guided = layers.Add(name="guided_logits")([
-        StopGradient(name="automatic_logits")(automatic), hint_correction(x, hints, palette),
-        guidance_priors(l_norm, encoded, hints, palette)])
+        automatic_logits, hint_correction(x, hints, palette),
+        guidance_priors(l_norm, encoded, hints, palette, automatic_logits)])
 
     inputs = {"l_norm": l_norm, "hints": hints, "palette": palette}
     model = keras.Model(inputs, [guided, automatic], name="full_version")  # the first is what is saved

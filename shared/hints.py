@@ -181,8 +181,10 @@ def read_hints_file(path):
 # photos); with a few hundred photos the learned hint path stays weak. These layers, without weights,
 # add what a hint means directly to the bin logits (shared/ab_bins.py), and are zero without hints:
 # - HintPrior: each hint's colour spreads to the cells whose ImageNet features (less the image's mean
-#   feature, in the full_version of now) and lightness are like the hinted cell's, fading with distance, and there adds the log of a Gaussian around that
-#   colour over the bins (sigma 3.5 ab units), scaled by how confident the spread is;
+#   feature, in the full_version of now), lightness and automatic colour (given the automatic logits:
+#   what the network colours alike is likely one object) are like the hinted cell's, fading with
+#   distance, and there adds the log of a Gaussian around that colour over the bins (sigma 2.5 ab
+#   units), scaled by how confident the spread is;
 # - PalettePrior: a reference palette adds the log of its (smoothed) share of each bin everywhere.
 # Both are off while training: with them on, the network trained with simulated users leaned on them and
 # colorized worse without hints (benchmarks/same_budget.py --vary hints: 18.10 against 22.85 dB).
@@ -190,25 +192,29 @@ def read_hints_file(path):
 
 HINT_FEATURE_SIMILARITY = 0.6  # tau: a cosine distance of tau between features divides the spread by e
 HINT_LIGHTNESS_SIGMA = 8.0  # L units
-HINT_DISTANCE_SIGMA = 0.3  # share of the image's side
+HINT_DISTANCE_SIGMA = 0.8  # share of the image's side
 HINT_BIN_SIGMA = 2.5  # ab units, the Gaussian a hint puts over the bins
+HINT_COLOUR_SIGMA = 10.0  # ab units: automatic colours this far apart divide the spread by sqrt(e)
 PALETTE_STRENGTH = 2.0  # weight of log(palette share) in the logits
 PALETTE_FLOOR = 1e-3  # the smallest share a bin gets from a palette (no colour is ruled out)
 
 
 @keras.saving.register_keras_serializable(package="colorize")
 class HintPrior(keras_layers.Layer):
-    """[features (N, h, w, C), l_norm cells (N, h, w, 1), hints (N, S, S, 3)] -> logits prior (N, h, w, n_bins)."""
+    """[features (N, h, w, C), l_norm cells (N, h, w, 1), hints (N, S, S, 3)(, automatic logits (N, H, W,
+    n_bins), H a multiple of h)] -> logits prior (N, h, w, n_bins)."""
 
     def __init__(self, similarity=HINT_FEATURE_SIMILARITY, lightness_sigma=HINT_LIGHTNESS_SIGMA,
-                 distance_sigma=HINT_DISTANCE_SIGMA, bin_sigma=HINT_BIN_SIGMA, centre_features=False, **kwargs):
+                 distance_sigma=HINT_DISTANCE_SIGMA, bin_sigma=HINT_BIN_SIGMA, centre_features=False,
+                 colour_sigma=HINT_COLOUR_SIGMA, **kwargs):
         super().__init__(**kwargs)
         self.similarity, self.lightness_sigma = float(similarity), float(lightness_sigma)
         self.distance_sigma, self.bin_sigma = float(distance_sigma), float(bin_sigma)
         self.centre_features = bool(centre_features)  # compare cells by how they differ from the image's mean
+        self.colour_sigma = None if colour_sigma is None else float(colour_sigma)
 
     def call(self, inputs, training=False):
-        features, l_cells, hint_map = inputs
+        features, l_cells, hint_map = inputs[:3]
         height, width = features.shape[1], features.shape[2]
         if training:  # measured: with the prior in training the network leans on it and colours worse alone
             return ops.zeros((ops.shape(features)[0], height, width, ab_bins.N_BINS), "float32")
@@ -229,8 +235,11 @@ class HintPrior(keras_layers.Layer):
         rows, cols = np.meshgrid(np.arange(height) / height, np.arange(width) / width, indexing="ij")
         position = np.stack([rows.ravel(), cols.ravel()], axis=-1)
         squared_distance = ((position[:, None] - position[None]) ** 2).sum(-1).astype("float32")
-        affinity = ops.exp(-feature_distance / self.similarity - lightness_gap**2 / (2 * self.lightness_sigma**2)
-                           - squared_distance[None] / (2 * self.distance_sigma**2)) * hinted
+        exponent = (-feature_distance / self.similarity - lightness_gap**2 / (2 * self.lightness_sigma**2)
+                    - squared_distance[None] / (2 * self.distance_sigma**2))
+        if self.colour_sigma is not None and len(inputs) > 3:
+            exponent -= self.automatic_colour_gap(inputs[3], height, width) / (2 * self.colour_sigma**2)
+        affinity = ops.exp(exponent) * hinted
         confidence = ops.max(affinity, axis=-1, keepdims=True)  # (N, hw, 1), 1 at a hinted cell
         spread_ab = ops.matmul(affinity, ab) / ops.maximum(ops.sum(affinity, axis=-1, keepdims=True), 1e-6)
         own = ops.transpose(hinted, (0, 2, 1))  # a hinted cell keeps its own hint, unmixed with its neighbours'
@@ -240,13 +249,23 @@ class HintPrior(keras_layers.Layer):
         prior = -confidence * squared / (2 * self.bin_sigma**2)
         return ops.reshape(prior, (-1, height, width, ab_bins.N_BINS))
 
+    @staticmethod
+    def automatic_colour_gap(logits, height, width):
+        """Squared ab distance (ab units^2) between every two cells' automatic colours, (N, hw, hw): the
+        mean of each cell's predicted distribution (temperature 1), averaged over the cell."""
+        factor = logits.shape[1] // height
+        ab = ab_bins.annealed_mean(logits, 1.0) * lab.AB_SCALE
+        ab = ops.reshape(ops.average_pool(ab, factor, strides=factor), (-1, height * width, 2))
+        squared = ops.sum(ab**2, axis=-1, keepdims=True)
+        return ops.maximum(squared + ops.transpose(squared, (0, 2, 1)) - 2 * ops.matmul(ab, ops.transpose(ab, (0, 2, 1))), 0.0)
+
     def compute_output_shape(self, input_shapes):
         return (*input_shapes[0][:3], ab_bins.N_BINS)
 
     def get_config(self):
         return {**super().get_config(), "similarity": self.similarity, "lightness_sigma": self.lightness_sigma,
                 "distance_sigma": self.distance_sigma, "bin_sigma": self.bin_sigma,
-                "centre_features": self.centre_features}
+                "centre_features": self.centre_features, "colour_sigma": self.colour_sigma}
 
 
 @keras.saving.register_keras_serializable(package="colorize")

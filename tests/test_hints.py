@@ -184,3 +184,23 @@ def test_centred_features_keep_a_hint_on_the_cells_like_it_when_the_scene_makes_
     assert strength(plain)[3, 3] > 0.5 * strength(plain)[0, 3]  # uncentred, the shared part spreads it everywhere
     assert strength(centred)[3, 3] < 0.05 * strength(centred)[0, 3]  # centred, the other half keeps its colours
     assert hints.HintPrior(centre_features=True).get_config()["centre_features"] is True
+
+
+def test_given_the_automatic_logits_a_hint_stays_on_the_cells_the_network_colours_alike():
+    features = np.ones((1, 4, 4, 8), np.float32)  # every cell alike in features and lightness
+    hint_map = np.zeros((1, 32, 32, 3), np.float32)
+    hint_map[0, :3, :3] = (0.4, 0.3, 1.0)  # a hint in the top-left cell
+    logits = np.full((1, 8, 8, ab_bins.N_BINS), -20.0, np.float32)  # automatic logits at twice the cells' size
+    logits[0, :, :4, ab_bins.nearest_bin(np.array([-40.0, 40.0]))] = 20.0  # the left half: green
+    logits[0, :, 4:, ab_bins.nearest_bin(np.array([40.0, 60.0]))] = 20.0  # the right half: orange
+    inputs = [features, np.full((1, 4, 4, 1), 0.5, np.float32), hint_map, logits]
+    settings = {"distance_sigma": 10.0}  # distance plays no part here
+    strength = lambda prior: np.abs(prior).max(axis=-1)  # noqa: E731  how hard each cell is pulled
+    without = strength(np.asarray(hints.HintPrior(colour_sigma=None, **settings)(inputs))[0])  # logits unused
+    np.testing.assert_allclose(without, strength(np.asarray(hints.HintPrior(**settings)(inputs[:3]))[0]))
+    with_colour = strength(np.asarray(hints.HintPrior(colour_sigma=10.0, **settings)(inputs))[0])
+    assert without[3, 3] > 0.5 * without[0, 0]
+    assert with_colour[3, 1] > 0.5 * with_colour[0, 0]  # the green half, like the hinted cell, follows
+    assert with_colour[3, 3] < 0.01 * with_colour[0, 0]  # the orange half keeps its own colours
+    config = hints.HintPrior(colour_sigma=10.0).get_config()
+    assert hints.HintPrior.from_config(config).colour_sigma == 10.0
