@@ -201,3 +201,23 @@ def test_the_shipped_model_takes_hints_and_follows_them():
     assert hinted[60, 80, 2] > automatic[60, 80, 2] + 20 and hinted[60, 80, 2] > hinted[60, 80, 0]  # blue there
     suggestions = colorizer.suggest(gray, 80, 60, k=8)
     assert len(suggestions) == 8 and all(len(c) == 3 and all(0 <= v <= 255 for v in c) for c in suggestions)
+
+
+def test_the_rebuild_script_keeps_the_weights_and_takes_the_prior_of_now(tmp_path, model):
+    from scripts import rebuild_full_version
+
+    source = ab_bins.with_decoding(model)
+    source.get_layer("hint_prior").distance_sigma = 0.123  # a setting of the past, saved with the model
+    source.save(tmp_path / "old.keras")
+    rebuild_full_version.main([str(tmp_path / "old.keras"), str(tmp_path / "new.keras"),
+                               "--image-size", str(SIZE), "--temperature", "1.5"])
+    rebuilt = inference.load_keras_file(tmp_path / "new.keras")
+    assert rebuilt.get_layer("hint_prior").distance_sigma == hints.HINT_DISTANCE_SIGMA
+    assert rebuilt.get_layer("hint_prior").colour_sigma == hints.HINT_COLOUR_SIGMA
+    assert ab_bins.decoding_layer(rebuilt).temperature == 1.5
+    old_weights = {layer.name: layer.get_weights() for layer in source.layers if layer.weights}
+    for layer in rebuilt.layers:
+        if layer.weights:
+            for old, new in zip(old_weights.pop(layer.name), layer.get_weights(), strict=True):
+                np.testing.assert_array_equal(new, old)
+    assert not old_weights
