@@ -149,26 +149,12 @@ def is_chief():
     return task.get("type", "worker") in ("chief", "worker") and (task.get("type") == "chief" or task.get("index", 0) == 0)
 
 
-def with_precision(model, precision="auto"):
-    """The same network with every layer computing in `precision` ('auto' resolved as above), same weights.
-
-    A model trained in one precision runs in the other unchanged: the weights are
-    float32 either way (mixed_bfloat16 computes in bfloat16, stores float32).
-    Returns `model` itself when nothing changes.
-    """
-    import keras
-
-    rewrite = precision_rewrite(model, precision)
-    if rewrite is None:
-        return model
-    clone = keras.saving.deserialize_keras_object(rewrite(keras.saving.serialize_keras_object(model)))
-    clone.set_weights(model.get_weights())
-    return clone
-
-
 def for_inference(model, precision="auto"):
-    """`with_precision` and its BatchNorms folded into their convolutions (shared.layers.fold_batch_norms),
-    in one rebuild: the same colours, faster."""
+    """The same network with every layer computing in `precision` ('auto' resolved as above) and its
+    BatchNorms folded into their convolutions (shared.layers.fold_batch_norms), in one rebuild: the same
+    colours, faster. A model trained in one precision runs in the other unchanged: the weights are
+    float32 either way (mixed_bfloat16 computes in bfloat16, stores float32). Returns `model` itself
+    when nothing changes."""
     from shared import layers
 
     return layers.fold_batch_norms(model, precision_rewrite(model, precision))

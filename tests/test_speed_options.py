@@ -36,11 +36,11 @@ def test_each_speed_option_trains_and_saves_a_loadable_model(photos, tmp_path, o
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
-def test_with_precision_keeps_weights_and_predictions_close(precision):
+def test_for_inference_keeps_weights_and_predictions_close(precision):
     from beta.model import build_model
 
     model = build_model(16)
-    changed = accel.with_precision(model, precision)
+    changed = accel.for_inference(model, precision)
     policies = {layer.dtype_policy.name for layer in changed.layers}
     assert policies == {"float32" if precision == "float32" else "mixed_bfloat16"}
     x = np.random.default_rng(0).uniform(0, 1, (2, 16, 16, 1)).astype(np.float32)
