@@ -6,6 +6,8 @@ when `shared` is imported, and their configs say what inference needs (where the
 global vector comes from, how colours are decoded).
 """
 
+import collections
+
 import keras
 import numpy as np
 from keras import layers, ops
@@ -91,9 +93,10 @@ def fold_batch_norms(model, rewrite=None):
     if not folds and rewrite is None:
         return model
     clone = keras.saving.deserialize_keras_object(config)
-    originals = [layer for layer in all_layers(model) if layer.name not in folds]
-    batch_norm_of = {conv: layer for layer in all_layers(model) for bn, conv in folds.items() if layer.name == bn}
-    for original, layer in zip(originals, all_layers(clone), strict=True):
+    originals = {layer.name: layer for layer in all_layers(model)}
+    batch_norm_of = {conv: originals[batch_norm] for batch_norm, conv in folds.items()}
+    kept = [layer for layer in all_layers(model) if layer.name not in folds]
+    for original, layer in zip(kept, all_layers(clone), strict=True):
         assert original.name == layer.name, (original.name, layer.name)
         if layer.name in batch_norm_of:
             layer.set_weights(_folded(original, batch_norm_of[layer.name]))
@@ -114,13 +117,11 @@ def _without_batch_norms(node, folds):
         return node
     config = node["config"]
     by_name = {layer["name"]: layer for layer in config["layers"]}
-    uses = {}  # layer name -> how many times something reads it
-    for layer in config["layers"]:
-        for name in _history_names(layer.get("inbound_nodes", [])):
-            uses[name] = uses.get(name, 0) + 1
+    sources_of = {layer["name"]: list(_history_names(layer.get("inbound_nodes", []))) for layer in config["layers"]}
+    uses = collections.Counter(name for sources in sources_of.values() for name in sources)  # reads of each layer
     renames = {}
     for layer in config["layers"]:
-        sources = list(_history_names(layer.get("inbound_nodes", [])))
+        sources = sources_of[layer["name"]]
         if layer["class_name"] != "BatchNormalization" or len(sources) != 1:
             continue
         options = layer["config"]
