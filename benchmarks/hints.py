@@ -156,7 +156,8 @@ def tune(colorizer, photos, seed):
     local = [s for s, (_, followed, reach) in results.items() if followed >= 0.95 and reach <= MAX_REACH]
     best = max(local, key=lambda s: results[s][0])
     for bin_sigma in (2.0, 2.5, 3.0, 3.5, 7.0):  # how sharp a hint's colour is, for the best of the grid
-        measure_prior((*best[:4], bin_sigma))
+        if (*best[:4], bin_sigma) not in results:  # the grid's own bin sigma is measured already
+            measure_prior((*best[:4], bin_sigma))
     for strength in (0.5, 1.0, 2.0, 3.0, 4.0):
         palette_prior.strength = strength
         mean, _ = run(0, reference=True)
