@@ -274,7 +274,8 @@ def video_table(frames):
         encoder_cpu = children_cpu_seconds()
         writer = video.OutputVideo(Path(folder) / "stages.mp4", 25, (width, height))
         estimator, smoother = temporal.MotionEstimator(), temporal.TemporalFilter()
-        seconds = dict.fromkeys(("decode", "Lab", "flow", "network", "filter", "merge", "encode"), 0.0)
+        schedule, carried = temporal.NetworkSchedule(), None  # the network on every NETWORK_EVERY-th frame
+        seconds = dict.fromkeys(("decode", "Lab", "flow", "network", "carry", "filter", "merge", "encode"), 0.0)
         colorizer.predict_ab([np.zeros((height, width), np.float32)] * BATCH)  # trace once
         done = 0
         while done < frames:
@@ -293,15 +294,18 @@ def video_table(frames):
                 seconds["decode"] += t1 - t0
                 seconds["Lab"] += t2 - t1
                 seconds["flow"] += t3 - t2
-                batch.append(video.Frame(done + len(batch), rgb, l_channel, motion))
+                batch.append((video.Frame(done + len(batch), rgb, l_channel, motion), schedule.is_due(motion)))
             if not batch:
                 break
             t0 = time.perf_counter()
-            abs_ = colorizer.predict_ab([f.l_channel for f in batch], at_image_size=False)
+            abs_ = iter(colorizer.predict_ab([f.l_channel for f, due in batch if due], at_image_size=False))
             seconds["network"] += time.perf_counter() - t0
-            for frame, ab in zip(batch, abs_):
+            for frame, due in batch:
                 t0 = time.perf_counter()
-                ab_steady = smoother(ab, frame.motion)
+                carried = next(abs_) if due else temporal.carry(carried, frame.motion)
+                seconds["carry"] += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                ab_steady = smoother(carried, frame.motion)
                 t1 = time.perf_counter()
                 rgb = video.render(frame, ab_steady)
                 t2 = time.perf_counter()
@@ -335,7 +339,8 @@ def video_table(frames):
                  f"{end_to_end['full_version']:.2f} frames/s ({end_to_end['full_version'] / end_to_end['beta']:.2f}x); "
                  f"with loading the model: beta {with_loading['beta']:.2f}, full_version "
                  f"{with_loading['full_version']:.2f} ({with_loading['full_version'] / with_loading['beta']:.2f}x)")
-    lines.append(f"beta's serial pass {frames / serial:.2f} frames/s, shares of it:")
+    lines.append(f"beta's serial pass {frames / serial:.2f} frames/s (the network on 1 frame "
+                 f"in {temporal.NETWORK_EVERY}, the others carried along the flow), shares of it:")
     lines.append("  " + ", ".join(f"{name} {s / serial:.0%} ({1000 * s / frames:.0f} ms)" for name, s in seconds.items()))
     lines.append(f"  and beside it, in its own process: ffmpeg encoding H.264, {1000 * encoder_cpu / frames:.0f} ms "
                  "of CPU a frame (encode above is only the hand-over through its pipe)")

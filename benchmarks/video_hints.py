@@ -6,7 +6,9 @@ The clips are in colour, so each hint is the true colour at a random point of
 frame 0 (seeded). For every later frame it prints how many hints are still
 carried, how far the true colour under a carried hint has drifted from the
 hint's (the tracking: a point that slid onto another object shows here), and
-how many carried hints the output follows (its ab within 10 of the hint's).
+how many carried hints the output follows (its ab within 10 of the hint's), the
+output as shared/video.py makes it (the temporal filter on, the network on its
+schedule).
 """
 
 import argparse
@@ -67,12 +69,26 @@ def main(argv=None):
           f"mean hints carried per frame {np.mean(alive):.1f}")
 
 
+class RecordingTracker(temporal.HintTracker):
+    """A HintTracker that keeps the points it gave each frame."""
+
+    def __init__(self, hints_by_frame):
+        super().__init__(hints_by_frame)
+        self.given = {}
+
+    def step(self, index, motion, frame_shape):
+        self.given[index] = super().step(index, motion, frame_shape)
+        return self.given[index]
+
+
 def video_results(frames, colorizer, tracker):
-    """(frame, the hints carried to it, the model's ab_norm at the frame's size), in order."""
-    for frame in frames:
-        points = tracker.step(frame.index, frame.motion, frame.l_channel.shape)
-        (ab_norm,) = colorizer.predict_ab([frame.l_channel], [points])
-        yield frame, points, ab_norm
+    """(frame, the hints carried to it, the output's ab_norm at the frame's size), in order: as
+    shared/video.py colours them (the temporal filter on, the network on its schedule)."""
+    tracker = RecordingTracker(tracker.hints_by_frame)
+    for frame, _, ab_steady in video.colorize_frames(frames, colorizer, 8, temporal.TemporalFilter(), tracker,
+                                                     network_every=temporal.NETWORK_EVERY):
+        height, width = frame.l_channel.shape
+        yield frame, tracker.given.pop(frame.index), temporal.resized(ab_steady, width, height)
 
 
 if __name__ == "__main__":

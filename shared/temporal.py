@@ -12,6 +12,12 @@ with the new prediction:
 so colour follows the motion where the flow is reliable and comes from the
 new prediction where it is not (occlusions, new objects, a scene cut).
 
+The network need not see every frame for this: `NetworkSchedule` picks the
+frames it colours (every NETWORK_EVERY-th, the first, and each scene cut), and
+on the frames between, the last prediction carried along the flow (`carry`)
+stands in for a new one before the filter, so the filter works as before on
+a third of the network's work.
+
 `flicker` is the figure that measures it: the mean ab distance between
 consecutive frames after warping, over pixels where the flow is reliable.
 """
@@ -30,7 +36,8 @@ L_TOLERANCE = 8.0  # L units: warped-L mismatch (frame brightness changes remove
 RELIABLE = 0.5  # confidence above which a pixel counts as reliably tracked
 CUT_L_CHANGE = 20.0  # L units: a mean |L change| above this is a scene cut
 CUT_RELIABLE_SHARE = 0.2  # fewer reliably tracked pixels than this is a scene cut too
-FLOW_SIDE = 288  # px: optical flow (and the filter) run on L shrunk to this shorter side (768x576 -> 384x288)
+FLOW_SIDE = 192  # px: optical flow (and the filter) run on L shrunk to this shorter side (768x576 -> 256x192)
+NETWORK_EVERY = 3  # the network colours every 3rd frame; the ones between carry its colours along the flow
 
 
 @dataclass
@@ -84,8 +91,8 @@ class MotionEstimator:
 
     The flow and its confidence are computed, and returned, at the size of L
     shrunk so its shorter side is at most `flow_side` px (None: full size): at
-    768x576, half size costs a quarter of the time, and colour, which the
-    network predicts at 256x256 or less anyway, needs no finer motion.
+    768x576, a third of the size costs about a sixth of the time, and colour,
+    which the network predicts at 256x256 or less anyway, needs no finer motion.
     `TemporalFilter` works at the motion's size.
     """
 
@@ -174,6 +181,28 @@ class TemporalFilter:
         return self.previous
 
 
+class NetworkSchedule:
+    """Which frames the network colours: every `every`-th frame, the first, each scene cut and any frame
+    `is_due` is told must be (one given new hints); the frames between get `carry`'s prediction.
+    every=1: the network colours every frame."""
+
+    def __init__(self, every=NETWORK_EVERY):
+        self.every = every
+        self.since = None  # frames since the network last coloured one; None before the first
+
+    def is_due(self, motion, force=False):
+        """Whether the network colours the next frame, given its Motion from the one before (None: none known)."""
+        due = force or self.since is None or self.since + 1 >= self.every or motion is None or motion.cut
+        self.since = 0 if due else self.since + 1
+        return due
+
+
+def carry(ab_norm, motion):
+    """The previous frame's ab_norm (hxwx2, any size) moved along `motion` to this frame, at the motion's size."""
+    height, width = motion.flow.shape[:2]
+    return warp(resized(ab_norm, width, height), motion.flow)
+
+
 def flicker(ab_norm, ab_norm_previous, motion):
     """Mean ab distance (ab units, 0..~180) between frame t and frame t-1 moved along the input's flow,
     over reliably tracked pixels; None where there is nothing to compare (first frame, cut, no reliable pixel)."""
@@ -209,6 +238,10 @@ class HintTracker:
         self.points += [(float(x), float(y), colour) for x, y, colour in self.hints_by_frame.get(index, [])]
         height, width = frame_shape
         return [(min(int(round(x)), width - 1), min(int(round(y)), height - 1), colour) for x, y, colour in self.points]
+
+    def new_on(self, index):
+        """Whether the user gave hints on frame `index`."""
+        return bool(self.hints_by_frame.get(index))
 
     @staticmethod
     def _carried(point, motion, frame_shape):

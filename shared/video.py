@@ -11,8 +11,10 @@ Each frame's colour is dropped (only its L is used), L goes through the model
 in batches, and the predicted ab, at the network's size, is scaled up once, to
 the frame's size, as it is merged with the frame's own full-resolution L. With
 --temporal (the default) colour is carried along the optical flow of L from
-frame to frame (shared/temporal.py, on L shrunk to 288 px), so it does not
-flicker. Reading, inference and writing run on separate threads.
+frame to frame (shared/temporal.py, on L shrunk to 192 px), so it does not
+flicker; the network then colours every third frame (--network-every) and the
+frames between carry its colours along the same flow. Reading, inference and
+writing run on separate threads.
 Frames are piped as raw RGB into the ffmpeg that `imageio-ffmpeg` bundles, which
 encodes them (.mp4: H.264, which browsers play; .mkv: lossless FFV1) and muxes
 the input's audio in the same process. The output has the input's size (an .mp4
@@ -76,6 +78,11 @@ def build_parser():
     parser.add_argument(
         "--temporal", action=argparse.BooleanOptionalAction, default=True,
         help="carry colour along the optical flow so it does not flicker (default: on)",
+    )
+    parser.add_argument(
+        "--network-every", type=cli.positive_int, default=temporal.NETWORK_EVERY, metavar="N",
+        help="with --temporal, the network colours every Nth frame (and each scene cut) and the frames between "
+             "carry its colours along the optical flow; 1: every frame (default: %(default)s)",
     )
     parser.add_argument(
         "--metrics", action="store_true",
@@ -255,20 +262,46 @@ def prefetch(items, size=QUEUE_FRAMES):
 # --- colorizing -----------------------------------------------------------------------------
 
 
-def colorize_frames(frames, colorizer, batch_size, temporal_filter=None, hint_tracker=None):
+def colorize_frames(frames, colorizer, batch_size, temporal_filter=None, hint_tracker=None, network_every=1,
+                    every_prediction=False):
     """Frames -> (frame, ab_pred, ab_steady) in order. ab_pred is the model's own ab_norm for the
     frame (hxwx2 in [-1, 1], at the network's output size); ab_steady the temporal filter's output (at
     the motion's size), None without one. Neither is scaled to the frame yet: `render` does that. With a
-    `hint_tracker` (shared.temporal.HintTracker) each frame gets the user's hints carried to it."""
-    frames = iter(frames)
-    while batch := list(islice(frames, batch_size)):
+    `hint_tracker` (shared.temporal.HintTracker) each frame gets the user's hints carried to it.
+
+    With `network_every` n > 1 (and frames with motion) the network colours only the frames
+    temporal.NetworkSchedule picks; on the others the filter gets the last prediction carried along the
+    flow, which is then their ab_pred too. `every_prediction`: the network colours every frame anyway and
+    ab_pred is always its own (what --metrics compares), while the filter still sees the schedule's."""
+    schedule, carried = temporal.NetworkSchedule(network_every), None
+    for batch in _batches_of_due(frames, schedule, batch_size, hint_tracker, every_prediction):
+        to_colour = [(frame, points) for frame, points, due in batch if due or every_prediction]
+        ab_preds = iter(colorizer.predict_ab([frame.l_channel for frame, _ in to_colour],
+                                             [points for _, points in to_colour] if hint_tracker else None,
+                                             at_image_size=False))
+        for frame, _, due in batch:
+            ab_pred = next(ab_preds) if due or every_prediction else None
+            carried = ab_pred if due else temporal.carry(carried, frame.motion)
+            ab_steady = temporal_filter(carried, frame.motion) if temporal_filter else None
+            yield frame, carried if ab_pred is None else ab_pred, ab_steady
+
+
+def _batches_of_due(frames, schedule, batch_size, hint_tracker, every_prediction):
+    """Lists of (frame, its hints or None, whether the network is due on it), in order, each holding
+    `batch_size` frames for the network (the last one fewer)."""
+    batch, for_network = [], 0
+    for frame in frames:
         points = None
         if hint_tracker is not None:
-            points = [hint_tracker.step(f.index, f.motion, f.l_channel.shape) for f in batch]
-        ab_preds = colorizer.predict_ab([f.l_channel for f in batch], points, at_image_size=False)
-        for frame, ab_pred in zip(batch, ab_preds):
-            ab_steady = temporal_filter(ab_pred, frame.motion) if temporal_filter else None
-            yield frame, ab_pred, ab_steady
+            points = hint_tracker.step(frame.index, frame.motion, frame.l_channel.shape)
+        due = schedule.is_due(frame.motion, force=hint_tracker is not None and hint_tracker.new_on(frame.index))
+        batch.append((frame, points, due))
+        for_network += due or every_prediction
+        if for_network == batch_size:
+            yield batch
+            batch, for_network = [], 0
+    if batch:
+        yield batch
 
 
 def render(frame, ab_norm, side_by_side=False):
@@ -576,7 +609,7 @@ class VideoResult:
 
 def colorize_video(source, output=None, model="beta", *, batch_size=8, temperature=None, temporal=True,
                    side_by_side=False, max_frames=None, metrics=False, crf=DEFAULT_CRF, precision=accel.COLORIZING_PRECISION,
-                   progress=True, on_progress=None, hints=None):
+                   progress=True, on_progress=None, hints=None, network_every=temporal.NETWORK_EVERY):
     """Colorize the video file (str or Path) or camera (an int index) `source` into `output` (.mp4: H.264
     at quality `crf`, 0..51, lower is better; .mkv: lossless FFV1; .avi: MJPEG; default
     results/video/<source>_<tier>.mp4) with `model` (a tier name or .keras path), keeping its size, frame
@@ -587,6 +620,8 @@ def colorize_video(source, output=None, model="beta", *, batch_size=8, temperatu
     written, and may raise to stop the work (the file is then removed).
     `hints`: {frame index: [(x, y, (r, g, b)), ...]}, colours the user gave on those frames, carried
     along the optical flow to the following frames (models trained with hints).
+    `network_every`: with `temporal`, the network colours every nth frame (and each scene cut or frame
+    given hints) and the frames between carry its colours along the flow; 1: every frame.
     Returns a VideoResult; raises InputError (one line) for bad input, and KeyboardInterrupt after
     keeping the frames done so far in `output`."""
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
@@ -597,7 +632,8 @@ def colorize_video(source, output=None, model="beta", *, batch_size=8, temperatu
         hint_tracker = prepare_hints(hints, colorizer, video_source)
         return run_pipeline(video_source, output, colorizer, batch_size=batch_size, temporal_on=temporal,
                             side_by_side=side_by_side, max_frames=max_frames, measure=metrics, crf=crf,
-                            progress=progress, on_progress=on_progress, hint_tracker=hint_tracker)
+                            progress=progress, on_progress=on_progress, hint_tracker=hint_tracker,
+                            network_every=network_every)
     finally:
         video_source.capture.release()
 
@@ -638,14 +674,15 @@ def hints_by_frame(path):
 
 
 def run_pipeline(source, output, colorizer, *, batch_size, temporal_on, side_by_side, max_frames, measure, crf,
-                 progress, on_progress=None, hint_tracker=None):
+                 progress, on_progress=None, hint_tracker=None, network_every=1):
     """Read, colorize and write on their own threads; returns a VideoResult."""
     measure = VideoMetrics() if measure else None
     steady = temporal_on or measure is not None
     motion_estimator = temporal.MotionEstimator() if steady or hint_tracker else None
     temporal_filter = temporal.TemporalFilter() if steady else None
     frames = prefetch(read_frames(source, max_frames, motion_estimator))
-    results = colorize_frames(frames, colorizer, batch_size, temporal_filter, hint_tracker)
+    results = colorize_frames(frames, colorizer, batch_size, temporal_filter, hint_tracker,
+                              network_every=network_every if temporal_on else 1, every_prediction=measure is not None)
 
     def make_rgb(frame, ab_pred, ab_steady):  # runs on the writer thread, one frame at a time, in order
         if measure:
@@ -713,6 +750,7 @@ def main(argv=None):
         args.input, args.output, args.model, batch_size=args.batch_size, temperature=args.temperature,
         temporal=args.temporal, side_by_side=args.side_by_side, max_frames=args.max_frames, metrics=args.metrics,
         crf=args.crf, precision=args.precision, hints=hints_by_frame(args.hints) if args.hints else None,
+        network_every=args.network_every,
     )
     print(summary_line(result))
     if result.metrics:

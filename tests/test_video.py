@@ -302,6 +302,77 @@ def test_the_filter_takes_any_size_of_ab_and_answers_at_the_size_of_the_motion()
         np.testing.assert_allclose(carried, 0.25, atol=1e-6)  # the same colour everywhere stays where it is
 
 
+def test_the_schedule_runs_the_network_every_nth_frame_at_the_first_and_at_cuts():
+    still = temporal.Motion(np.zeros((4, 4, 2), np.float32), np.ones((4, 4), np.float32), cut=False)
+    cut = temporal.Motion(still.flow, still.confidence, cut=True)
+    schedule = temporal.NetworkSchedule(every=3)
+    due = [schedule.is_due(motion) for motion in [None, still, still, still, still, cut, still, still, still]]
+    assert due == [True, False, False, True, False, True, False, False, True]
+    assert schedule.is_due(still, force=True) and not schedule.is_due(still)  # hints given on a frame
+    every_frame = temporal.NetworkSchedule(every=1)
+    assert all(every_frame.is_due(still) for _ in range(5))
+
+
+class CountingColorizer:
+    """Stands in for inference.Colorizer: ab from each frame's mean L, and the frames it was asked for."""
+
+    def __init__(self):
+        self.coloured = []
+
+    def predict_ab(self, l_channels, points=None, at_image_size=True):
+        self.coloured += [float(l.mean()) for l in l_channels]
+        return [np.full((16, 16, 2), l.mean() / 100.0 - 0.5, np.float32) for l in l_channels]
+
+
+def frames_with_motion(n_frames):
+    estimator = temporal.MotionEstimator()
+    return [video.Frame(i, rgb, l, estimator.step(l))
+            for i, (rgb, l) in enumerate((rgb, lab.rgb_to_l(rgb)) for rgb in moving_pattern(n_frames, noise=8.0))]
+
+
+def test_between_the_networks_frames_the_last_prediction_is_carried_along_the_flow():
+    frames, colorizer = frames_with_motion(7), CountingColorizer()
+    results = list(video.colorize_frames(frames, colorizer, 2, temporal.TemporalFilter(), network_every=3))
+    assert colorizer.coloured == [float(frames[i].l_channel.mean()) for i in (0, 3, 6)]  # in batches of 2, 1
+    assert [frame.index for frame, _, _ in results] == list(range(7))
+    for (frame, ab_pred, _), (_, ab_before, _) in zip(results[1:], results):
+        if frame.index % 3:  # carried: the frame before's prediction moved along this frame's flow
+            np.testing.assert_allclose(ab_pred, temporal.carry(ab_before, frame.motion), atol=1e-6)
+        else:
+            assert ab_pred.shape == (16, 16, 2)  # the network's own
+
+
+def test_metrics_see_every_prediction_while_the_filter_sees_the_schedules():
+    frames = frames_with_motion(7)
+    scheduled = list(video.colorize_frames(frames, CountingColorizer(), 4, temporal.TemporalFilter(), network_every=3))
+    colorizer = CountingColorizer()
+    measured = list(video.colorize_frames(frames, colorizer, 4, temporal.TemporalFilter(), network_every=3,
+                                          every_prediction=True))
+    assert len(colorizer.coloured) == 7
+    for (frame, _, steady), (_, ab_pred, steady_measured) in zip(scheduled, measured):
+        np.testing.assert_array_equal(steady, steady_measured)  # the output is the same
+        np.testing.assert_allclose(ab_pred, frame.l_channel.mean() / 100.0 - 0.5, atol=1e-5)  # the network's own
+
+
+def test_frames_given_hints_get_the_networks_own_colours():
+    frames, colorizer = frames_with_motion(5), CountingColorizer()
+    tracker = temporal.HintTracker({1: [(10, 10, (200, 30, 30))]})
+    list(video.colorize_frames(frames, colorizer, 8, temporal.TemporalFilter(), tracker, network_every=3))
+    assert colorizer.coloured == [float(frames[i].l_channel.mean()) for i in (0, 1, 4)]
+
+
+def test_network_every_1_and_no_temporal_colour_every_frame(model_path, clip, tmp_path, monkeypatch):
+    calls = []
+    predict_ab = inference.Colorizer.predict_ab
+    monkeypatch.setattr(inference.Colorizer, "predict_ab",
+                        lambda self, l_channels, *a, **k: calls.append(len(l_channels)) or predict_ab(self, l_channels, *a, **k))
+    for flags, frames_coloured in ((), 4), (("--network-every", 1), 10), (("--no-temporal",), 10):
+        calls.clear()
+        assert run_video("--model", model_path, "--input", clip, "--output", tmp_path / "o.mkv", *flags) == 0
+        assert sum(calls) == frames_coloured, flags
+    assert run_video("--model", model_path, "--input", clip, "--network-every", 0) == 2
+
+
 def test_a_network_larger_than_the_frame_colorizes_it_too(clip, tmp_path):
     from beta.model import build_model
     from shared import ab_bins
@@ -399,7 +470,8 @@ def test_max_frames_stops_early(model_path, clip, tmp_path):
 
 
 def interrupt_on_third_batch(monkeypatch):
-    """Ctrl-C arrives while the network works on the third batch of frames."""
+    """Ctrl-C arrives while the network works on the third batch of frames (of 2 with --batch-size 2
+    --network-every 1)."""
     predict_ab = inference.Colorizer.predict_ab
     calls = []
 
@@ -415,7 +487,8 @@ def interrupt_on_third_batch(monkeypatch):
 def test_ctrl_c_leaves_a_playable_file_of_the_frames_done(model_path, clip, tmp_path, monkeypatch, capsys):
     interrupt_on_third_batch(monkeypatch)
     output = tmp_path / "partial.mp4"
-    assert run_video("--model", model_path, "--input", clip, "--output", output, "--batch-size", 2) == 130
+    assert run_video("--model", model_path, "--input", clip, "--output", output, "--batch-size", 2,
+                     "--network-every", 1) == 130
     assert "the first 4 frames are in" in capsys.readouterr().err
     assert len(read_clip(output)[0]) == 4
     assert [p.name for p in tmp_path.iterdir()] == ["partial.mp4"]
@@ -426,7 +499,8 @@ def test_ctrl_c_cuts_the_audio_to_the_frames_done(model_path, tmp_path, monkeypa
     interrupt_on_third_batch(monkeypatch)
     clip = clip_with_audio(tmp_path / "with_audio.mp4", seconds_of_audio=1)  # 10 frames at 10 fps
     output = tmp_path / f"partial{suffix}"
-    assert run_video("--model", model_path, "--input", clip, "--output", output, "--batch-size", 2) == 130
+    assert run_video("--model", model_path, "--input", clip, "--output", output, "--batch-size", 2,
+                     "--network-every", 1) == 130
     assert ffmpeg_frames(output) == 4
     assert audio_seconds(output) == pytest.approx(0.4, abs=0.03)  # not the 1 s planned for 10 frames
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([output.name, clip.name])
