@@ -43,7 +43,7 @@ def main(argv=None):
     xs, ys = rng.integers(width // 10, width - width // 10, args.points), rng.integers(height // 10, height - height // 10, args.points)
     given = [(int(x), int(y), tuple(int(c) for c in first[y, x])) for x, y in zip(xs, ys)]
     hint_ab = {colour: hints.colour_ab_norm(colour) * lab.AB_SCALE for _, _, colour in given}
-    tracker = temporal.HintTracker({0: given})
+    tracker = RecordingTracker({0: given})
     frames = video.read_frames(source, args.max_frames, temporal.MotionEstimator())
     rows = []
     for frame, points, ab_norm in video_results(frames, colorizer, tracker):
@@ -83,8 +83,8 @@ class RecordingTracker(temporal.HintTracker):
 
 def video_results(frames, colorizer, tracker):
     """(frame, the hints carried to it, the output's ab_norm at the frame's size), in order: as
-    shared/video.py colours them (the temporal filter on, the network on its schedule)."""
-    tracker = RecordingTracker(tracker.hints_by_frame)
+    shared/video.py colours them (the temporal filter on, the network on its schedule). `tracker`: a
+    RecordingTracker, whose record gives each frame's hints."""
     for frame, _, ab_steady in video.colorize_frames(frames, colorizer, 8, temporal.TemporalFilter(), tracker,
                                                      network_every=temporal.NETWORK_EVERY):
         height, width = frame.l_channel.shape

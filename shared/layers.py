@@ -132,7 +132,7 @@ def _without_batch_norms(node, folds):
                 and conv["config"]["activation"] == "linear" and uses[conv["name"]] == 1):
             conv["config"]["use_bias"] = True
             renames[layer["name"]] = conv["name"]
-            folds[layer["name"]] = conv["name"]
+    folds.update(renames)
     if renames:
         kept = [layer for layer in config["layers"] if layer["name"] not in renames]
         node["config"] = _renamed({**config, "layers": kept}, renames)
