@@ -41,6 +41,7 @@ JPEG_QUALITY = 90
 PACKAGE_VERSIONS = {
     "blender-data": "3.4.1+dfsg-2",
     "gcompris-qt-data": "3.1-2",
+    "hugin-data": "2022.0.0+dfsg-2",
     "lomiri-wallpapers-16.04": "20.04.0-2",
     "lxqt-themes": "1.2.0-1",
     "mate-backgrounds": "1.26.0-1",
@@ -103,12 +104,17 @@ PICKS = [
          path="/usr/share/gcompris-qt/rcc/explore_world_animals.rcc",
          member=GC_ANIMALS + "dragon.webp", op="plain",
          shows="grey Komodo dragon on grey rock",
-         author="Mike and Lara Wolfe (README beside the file in the resource)",
-         licence="CC0-1.0 (README beside the file in the resource)"),
+         author="TimVickers (source: Commons, Varanus_komodoensis_(5).jpg)",
+         licence="Public Domain (README beside the file in the resource)"),
     dict(out="val/opencv-realsense-cameras.jpg", package="opencv-doc",
          path=OPENCV_HTML + "realsense.jpg", op="plain",
          shows="depth cameras on a white desk (machinery, white surfaces)",
          author=OPENCV_AUTHOR, licence=OPENCV_LICENCE),
+    dict(out="val/hugin-office-building-overcast.jpg", package="hugin-data",
+         path="/usr/share/hugin/xrc/data/help_en_EN/CA_tCA00.jpg", op="plain",
+         shows="concrete and glass office building, lawn, overcast sky",
+         author="Hugin manual (package: Copyright 2004-2022 Pablo d'Angelo et al., hugin-data copyright file)",
+         licence="GPL-2+ (hugin-data copyright file, Files: *)"),
     # ---------------- test ----------------
     dict(out="test/stellarium-hurricane-ridge-snow-7.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane7.png", op="opaque_rows",
@@ -118,8 +124,8 @@ PICKS = [
          path="/usr/share/gcompris-qt/rcc/explore_world_animals.rcc",
          member=GC_ANIMALS + "polar_bear.webp", op="plain",
          shows="polar bear walking on snow among dry shrubs",
-         author="Dcoetzee (source: Commons, Churchill_Wildlife_Management_Area_polar_bear30.JPG)",
-         licence="CC0-1.0 (README beside the file in the resource)"),
+         author="anonymous (source: Commons, Churchill_Wildlife_Management_Area_polar_bear30.JPG)",
+         licence="Public Domain (README beside the file in the resource)"),
     dict(out="test/blender-interior-white-walls-left.jpg", package="blender-data",
          path=BLENDER_WORLD + "interior.exr", op="exr", arg=(0, 110, 512, 330),
          shows="hotel room: white walls and ceiling, desk, grey floor",
@@ -153,6 +159,16 @@ PICKS = [
          path=OPENCV_DATA + "licenseplate_motion.jpg", op="plain",
          shows="silver car from behind, motion blur, grey street",
          author=OPENCV_AUTHOR, licence=OPENCV_LICENCE),
+    dict(out="test/stellarium-hurricane-ridge-snow-1.jpg", package="stellarium-data",
+         path=HURRICANE + "hurricane1.png", op="opaque_rows",
+         shows="snowy conifers, snow on the ground",
+         author=STELLARIUM_AUTHOR, licence="GPL-2+ (stellarium-data copyright file, Files: *)"),
+    dict(out="test/gcompris-rhinoceros-grey-shore.jpg", package="gcompris-qt-data",
+         path="/usr/share/gcompris-qt/rcc/erase.rcc",
+         member="gcompris/src/activities/erase/resource/rhinoceros.webp", op="plain",
+         shows="grey rhinoceros on a pale shore, hazy water and sky",
+         author="Charles J. Sharp (source: Commons, Indian_rhinoceros_(Rhinoceros_unicornis)_4.jpg)",
+         licence="CC-BY-SA-4.0 (README beside the file in the resource)"),
     # ---------------- train ----------------
     dict(out="train/stellarium-hurricane-ridge-snow-5.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane5.png", op="opaque_rows",
@@ -179,6 +195,19 @@ PICKS = [
          shows="pale weathered wooden planks",
          author="2008, Jean-François Fortin Tam (mate-backgrounds copyright file)",
          licence="GPL-2+ (mate-backgrounds copyright file)"),
+    dict(out="train/stellarium-hurricane-ridge-snow-2.jpg", package="stellarium-data",
+         path=HURRICANE + "hurricane2.png", op="opaque_rows",
+         shows="snow field below snowy conifers",
+         author=STELLARIUM_AUTHOR, licence="GPL-2+ (stellarium-data copyright file, Files: *)"),
+    dict(out="train/stellarium-hurricane-ridge-snow-6.jpg", package="stellarium-data",
+         path=HURRICANE + "hurricane6.png", op="opaque_rows",
+         shows="snow, parked cars, snowy conifers, grey mountains",
+         author=STELLARIUM_AUTHOR, licence="GPL-2+ (stellarium-data copyright file, Files: *)"),
+    dict(out="train/opencv-overcast-abandoned-building.jpg", package="opencv-doc",
+         path=OPENCV_HTML + "Basic_Linear_Transform_Tutorial_gamma_correction.jpg", op="plain",
+         arg=(0, 0, 816, 612),
+         shows="grey abandoned concrete building, bare trees, overcast sky (left, uncorrected half)",
+         author=OPENCV_AUTHOR, licence=OPENCV_LICENCE),
 ]
 
 
@@ -293,8 +322,8 @@ def load_pick(pick: dict, root: pathlib.Path) -> Image.Image:
         image = Image.open(source)
     if op == "opaque_rows":
         return opaque_rows(image)
-    if op == "exr":
-        return image.crop(pick["arg"])
+    if "arg" in pick:  # a crop box (left, top, right, bottom)
+        image = image.crop(pick["arg"])
     return image.convert("RGB")
 
 
@@ -313,6 +342,8 @@ def original_text(pick: dict) -> str:
         text += " (tone-mapped, crop %d,%d,%d,%d of 1024x512)" % tuple(pick["arg"])
     elif pick["op"] == "frame":
         text += f" (frame {pick['arg']})"
+    elif "arg" in pick:
+        text += " (crop %d,%d,%d,%d)" % tuple(pick["arg"])
     elif pick["op"] == "opaque_rows":
         text += " (fully opaque rows below the transparent sky)"
     return text
@@ -341,7 +372,8 @@ enlarged), JPEG quality 90.
 
 Candidates were every JPEG/PNG/WebP/EXR in the packages listed below plus
 gnome-backgrounds, plasma-workspace-wallpapers, ukui-wallpapers, lomiri-wallpapers(-20.04),
-desktop-base, enlightenment-data, digikam-data, darktable, hugin-data, imagemagick-6-doc,
+desktop-base, enlightenment-data, digikam-data, darktable, imagemagick-6-doc, fotoxx-common,
+sddm-theme-elarun/maui/maya, plymouth-themes,
 gimp-help-en, python3-skimage, python-skimage-doc and visp-images-data, ranked by
 Hasler–Süsstrunk colourfulness and reviewed by eye on contact sheets. Rejected: drawings,
 renders and abstract wallpapers, screenshots and figures, grayscale images, images with
