@@ -23,7 +23,9 @@ name beside the output and moved into place: an output that exists is complete.
 
 import io
 import os
+import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -243,9 +245,14 @@ def encode_photo(rgb, suffix, source=None, software=None):
         rgb = to_8_bits(rgb)
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[..., None], 3, axis=-1)
+    if rgb.ndim != 3 or rgb.shape[-1] != 3 or rgb.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected HxWx3 uint8 or uint16 RGB, got {rgb.dtype} of shape {rgb.shape}")
+    if suffix not in data.IMAGE_EXTENSIONS:
+        raise InputError(f"cannot write a {suffix or 'suffix-less'} file: give .png or .tif (16-bit results), "
+                         ".jpg, .webp or .bmp")
     ok, encoded = cv2.imencode(".tif" if suffix == ".tiff" else suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
-        raise InputError(f"cannot write a {suffix} file: give .png, .tif, .jpg, .webp or .bmp")
+        raise InputError(f"OpenCV could not encode a {suffix} file")
     encoded = encoded.tobytes()
     if source is None and software is None:
         return encoded
@@ -284,11 +291,25 @@ def with_metadata(encoded, source, software):
         _modify(target.modify_exif, exif, "EXIF")
         _modify(target.modify_iptc, iptc, "IPTC")
         _modify(target.modify_xmp, xmp, "XMP")
-        if photo.icc is not None:
+        png = encoded[:8] == PNG_SIGNATURE
+        if photo.icc is not None and not png:
             target.modify_icc(photo.icc)
-        return target.get_bytes()
+        encoded = target.get_bytes()
     finally:
         target.close()
+    return with_png_profile(encoded, photo.icc) if png and photo.icc is not None else encoded
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def with_png_profile(png, icc):
+    """A PNG's bytes with an iCCP chunk holding `icc` after its header. (exiv2 writes this chunk with an empty
+    name, which libpng rejects as a bad keyword.)"""
+    chunk = b"iCCP" + b"ICC profile\0\0" + zlib.compress(icc)
+    header_end = 8 + 25  # the signature, then IHDR: length, type, 13 bytes, CRC
+    return (png[:header_end] + struct.pack(">I", len(chunk) - 4) + chunk
+            + struct.pack(">I", zlib.crc32(chunk) & 0xFFFFFFFF) + png[header_end:])
 
 
 def _header_only(path):
