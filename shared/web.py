@@ -30,7 +30,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 from PIL import Image
 
-from shared import cli, colorize, data, hints
+from shared import cli, colorize, data, hints, photo_files
 from shared.data import InputError
 
 PAGE = Path(__file__).with_name("app_page")
@@ -316,10 +316,11 @@ def create_app(workspace, default_model=cli.DEFAULT_MODEL, limits=None):
     def colorize_photo(request: dict):
         options = {"model": _model(request, models), "temperature": parse_temperature(request.get("temperature")),
                    **guidance(request, workspace)}
-        rgb = data.read_rgb(workspace.path_of(request.get("id", "")))
+        photo = photo_files.read_photo(workspace.path_of(request.get("id", "")))  # a 16-bit upload stays 16-bit
         with network:
-            result = colorize.image(rgb, **options)
-        return Response(_png_bytes(result), media_type="image/png")
+            result = colorize.image(photo.pixels, **options)
+        encoded = photo_files.encode_photo(result, ".png", photo, photo_files.software_tag(options["model"]))
+        return Response(encoded, media_type="image/png")
 
     @app.post("/api/suggest")
     def suggest(request: dict):
