@@ -40,7 +40,9 @@ JPEG_QUALITY = 90
 
 PACKAGE_VERSIONS = {
     "blender-data": "3.4.1+dfsg-2",
+    "enlightenment-data": "0.25.4-2",
     "gcompris-qt-data": "3.1-2",
+    "gimp-help-en": "2.10.34-2",
     "hugin-data": "2022.0.0+dfsg-2",
     "lomiri-wallpapers-16.04": "20.04.0-2",
     "lxqt-themes": "1.2.0-1",
@@ -58,6 +60,9 @@ STELLARIUM_AUTHOR = ("Johan Meuris and Robert Spearman (landscape.ini); package:
 BLENDER_AUTHOR = "Greg Zaal (HDRI Haven), studiolights/world/license.txt"
 HURRICANE = "/usr/share/stellarium/landscapes/hurricane/"
 BLENDER_WORLD = "/usr/share/blender/datafiles/studiolights/world/"
+E_BACKGROUNDS = "/usr/share/enlightenment/data/backgrounds/"
+E_AUTHOR = "2000-2020 Carsten Haitzler and various contributors (enlightenment-data copyright file, Files: *)"
+E_LICENCE = "BSD-2-clause (enlightenment-data copyright file, Files: *)"
 GC_ANIMALS = "gcompris/src/activities/explore_world_animals/resource/animals/"
 OPENCV_HTML = "/usr/share/doc/opencv-doc/opencv4/html/"
 OPENCV_DATA = "/usr/share/doc/opencv-doc/examples/data/"
@@ -115,6 +120,14 @@ PICKS = [
          shows="concrete and glass office building, lawn, overcast sky",
          author="Hugin manual (package: Copyright 2004-2022 Pablo d'Angelo et al., hugin-data copyright file)",
          licence="GPL-2+ (hugin-data copyright file, Files: *)"),
+    dict(out="val/enlightenment-snow-birches.jpg", package="enlightenment-data",
+         path=E_BACKGROUNDS + "Snow-Trees.edj", op="edj",
+         shows="bare birches on snow, long shadows",
+         author=E_AUTHOR, licence=E_LICENCE),
+    dict(out="val/enlightenment-hazy-mountains-dusk.jpg", package="enlightenment-data",
+         path=E_BACKGROUNDS + "Mountain.edj", op="edj",
+         shows="snowy peaks in haze at dusk, grey sky",
+         author=E_AUTHOR, licence=E_LICENCE),
     # ---------------- test ----------------
     dict(out="test/stellarium-hurricane-ridge-snow-7.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane7.png", op="opaque_rows",
@@ -169,6 +182,10 @@ PICKS = [
          shows="grey rhinoceros on a pale shore, hazy water and sky",
          author="Charles J. Sharp (source: Commons, Indian_rhinoceros_(Rhinoceros_unicornis)_4.jpg)",
          licence="CC-BY-SA-4.0 (README beside the file in the resource)"),
+    dict(out="test/enlightenment-overcast-sunbeams.jpg", package="enlightenment-data",
+         path=E_BACKGROUNDS + "God-Rays.edj", op="edj",
+         shows="grey clouds with sunbeams over a misty landscape",
+         author=E_AUTHOR, licence=E_LICENCE),
     # ---------------- train ----------------
     dict(out="train/stellarium-hurricane-ridge-snow-5.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane5.png", op="opaque_rows",
@@ -208,6 +225,30 @@ PICKS = [
          arg=(0, 0, 816, 612),
          shows="grey abandoned concrete building, bare trees, overcast sky (left, uncorrected half)",
          author=OPENCV_AUTHOR, licence=OPENCV_LICENCE),
+    dict(out="train/enlightenment-lichen-branches.jpg", package="enlightenment-data",
+         path=E_BACKGROUNDS + "Lichen-Branches.edj", op="edj",
+         shows="grey lichen on bare branches, dark background",
+         author=E_AUTHOR, licence=E_LICENCE),
+    dict(out="train/enlightenment-dark-clouds.jpg", package="enlightenment-data",
+         path=E_BACKGROUNDS + "Sunset-Clouds.edj", op="edj",
+         shows="dark grey clouds, a little evening light",
+         author=E_AUTHOR, licence=E_LICENCE),
+    dict(out="train/gimp-help-chimpanzee-grey.jpg", package="gimp-help-en",
+         path="/usr/share/gimp/2.0/help/en/images/filters/examples/enhance/high-pass-origin.png",
+         op="plain", shows="black chimpanzee against a grey-white background",
+         author="The GIMP Documentation Team (gimp-help-common copyright file)",
+         licence="GFDL-NIV-1.2+ (gimp-help-common copyright file, Files: *)"),
+    dict(out="train/stellarium-grey-stone-wall.jpg", package="stellarium-data",
+         path="/usr/share/stellarium/scenery3d/Testscene/TX_Stellarium-Testscene_withGrid/"
+              "Stein_Mauerwerk_mehrfarbig.png", op="plain",
+         shows="grey stone masonry wall (texture photo)",
+         author="Stellarium team (package: (C) 2002-2014 Fabien Chéreau et al.)",
+         licence="GPL-2+ (stellarium-data copyright file, Files: *)"),
+    dict(out="train/stellarium-concrete-observing-platform.jpg", package="stellarium-data",
+         path="/usr/share/stellarium/scenery3d/Sterngarten/Sterngarten_20100320.png", op="plain",
+         shows="concrete steps and platform with people, masts, car, dry scrub, blue sky",
+         author="Stellarium team (Vienna Sterngarten scenery; package: (C) 2002-2014 Fabien Chéreau et al.)",
+         licence="GPL-2+ (stellarium-data copyright file, Files: *)"),
 ]
 
 
@@ -297,6 +338,25 @@ def tone_map_exr(path: pathlib.Path) -> Image.Image:
     return Image.fromarray(np.round(srgb * 255).astype(np.uint8))
 
 
+def largest_embedded_jpeg(path: pathlib.Path) -> Image.Image:
+    """The largest JPEG stored inside an Enlightenment .edj (EET) file (the wallpaper photo)."""
+    blob = path.read_bytes()
+    best = None
+    start = blob.find(b"\xff\xd8\xff")
+    while start >= 0:
+        try:
+            image = Image.open(io.BytesIO(blob[start:]))
+            image.load()
+        except OSError:
+            image = None
+        if image is not None and (best is None or image.width * image.height > best.width * best.height):
+            best = image
+        start = blob.find(b"\xff\xd8\xff", start + 3)
+    if best is None:
+        raise ValueError(f"no JPEG inside {path}")
+    return best
+
+
 def video_frame(path: pathlib.Path, index: int) -> Image.Image:
     import cv2
 
@@ -318,6 +378,8 @@ def load_pick(pick: dict, root: pathlib.Path) -> Image.Image:
         image = tone_map_exr(source)
     elif op == "frame":
         return video_frame(source, pick["arg"])
+    elif op == "edj":
+        image = largest_embedded_jpeg(source)
     else:
         image = Image.open(source)
     if op == "opaque_rows":
@@ -342,6 +404,8 @@ def original_text(pick: dict) -> str:
         text += " (tone-mapped, crop %d,%d,%d,%d of 1024x512)" % tuple(pick["arg"])
     elif pick["op"] == "frame":
         text += f" (frame {pick['arg']})"
+    elif pick["op"] == "edj":
+        text += " (the wallpaper JPEG stored inside the Edje file)"
     elif "arg" in pick:
         text += " (crop %d,%d,%d,%d)" % tuple(pick["arg"])
     elif pick["op"] == "opaque_rows":
@@ -364,7 +428,8 @@ thumbnails and a difference hash; see below).
 packages with `apt-get download`, unpacks them with `dpkg-deb -x`, converts the chosen files
 and writes this file and the `neutral/` entries of `manifest.json`. The packages `scratch`
 and `kphotoalbum` were not used. Conversions: gcompris images are read out of the Qt `.rcc`
-resources; stellarium landscape tiles keep only the rows that are opaque across the whole
+resources; Enlightenment wallpapers are the JPEGs stored inside their
+`.edj` files; stellarium landscape tiles keep only the rows that are opaque across the whole
 width (alpha >= 250 on 99.5% of the row) (their sky is transparent); blender-data HDRIs are tone-mapped (log-average 0.18,
 Reinhard, sRGB) and cropped where the equirectangular projection is mild; one frame is taken
 from an OpenCV sample video. All outputs: RGB, longest side at most 1024 px (never
@@ -372,9 +437,9 @@ enlarged), JPEG quality 90.
 
 Candidates were every JPEG/PNG/WebP/EXR in the packages listed below plus
 gnome-backgrounds, plasma-workspace-wallpapers, ukui-wallpapers, lomiri-wallpapers(-20.04),
-desktop-base, enlightenment-data, digikam-data, darktable, imagemagick-6-doc, fotoxx-common,
+desktop-base, digikam-data, darktable, imagemagick-6-doc, fotoxx-common,
 sddm-theme-elarun/maui/maya, plymouth-themes,
-gimp-help-en, python3-skimage, python-skimage-doc and visp-images-data, ranked by
+python3-skimage, python-skimage-doc and visp-images-data, ranked by
 Hasler–Süsstrunk colourfulness and reviewed by eye on contact sheets. Rejected: drawings,
 renders and abstract wallpapers, screenshots and figures, grayscale images, images with
 overlays, strong colour grading, and every photo that is already in `datasets/` (many of the
