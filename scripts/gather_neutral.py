@@ -178,7 +178,7 @@ PICKS = [
          path=OPENCV_DATA + "licenseplate_motion.jpg", op="plain",
          shows="silver car from behind, motion blur, grey street",
          author=OPENCV_AUTHOR, licence=OPENCV_LICENCE),
-    dict(out="test/stellarium-hurricane-ridge-snow-1.jpg", package="stellarium-data",
+    dict(out="train/stellarium-hurricane-ridge-snow-1.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane1.png", op="opaque_rows",
          shows="snowy conifers, snow on the ground",
          author=STELLARIUM_AUTHOR, licence="GPL-2+ (stellarium-data copyright file, Files: *)"),
@@ -203,7 +203,7 @@ PICKS = [
          path=HURRICANE + "hurricane5.png", op="opaque_rows",
          shows="snow slope, parked cars, distant snowy trees",
          author=STELLARIUM_AUTHOR, licence="GPL-2+ (stellarium-data copyright file, Files: *)"),
-    dict(out="train/stellarium-hurricane-ridge-snow-8.jpg", package="stellarium-data",
+    dict(out="test/stellarium-hurricane-ridge-snow-8.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane8.png", op="opaque_rows",
          shows="snow with footprints, tall snowy conifers",
          author=STELLARIUM_AUTHOR, licence="GPL-2+ (stellarium-data copyright file, Files: *)"),
@@ -273,6 +273,11 @@ PICKS = [
          op="plain", shows="Bactrian camels on beige steppe, pale sky",
          author="Alexandr frolov (source: Commons, Camelus_bactrianus_in_western_Mongolia_02.jpg)",
          licence="CC-BY-SA-4.0 (README beside the file in the resource)"),
+    dict(out="train/mate-water-drop-splash.jpg", package="mate-backgrounds",
+         path="/usr/share/backgrounds/mate/nature/Aqua.jpg", op="plain",
+         shows="a drop splashing into grey-blue water (macro)",
+         author="2008, Charles Barbin (mate-backgrounds copyright file)",
+         licence="GPL-2+ (mate-backgrounds copyright file)"),
 ]
 
 
@@ -473,9 +478,11 @@ are already in `landscapes/` or `unlike/`).
 
 ## Caveats
 
-- The stellarium tiles are parts of one 360° panorama (Hurricane Ridge), and each pair of
-  blender crops comes from one HDRI; tiles of the panorama are 90° apart, so no two files
-  show the same view, but they share light and place. Both crops of an HDRI are in one split.
+- The stellarium snow tiles are the eight non-overlapping sides of one 360° panorama
+  (Hurricane Ridge; ring order 5-6-7-8-1-2-3-4). Each split holds a contiguous arc (val 3-4,
+  test 7-8, train 5-6-1-2 and the ground tile), so no two files show the same view, but
+  neighbouring tiles of different splits meet at a seam and share light and place.
+  Both crops of a blender HDRI are in one split.
 - `train/opencv-leuven-street-b.jpg` is the second view of the street in
   `landscapes/extra/opencv-leuven-street.jpg` (different viewpoint); it is kept in train only.
 - opencv-doc photos come under the package's Apache-2.0/BSD-3-Clause licence without the
