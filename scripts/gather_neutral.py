@@ -69,9 +69,8 @@ OPENCV_DATA = "/usr/share/doc/opencv-doc/examples/data/"
 OPENCV_TEXT = "/usr/share/doc/opencv-doc/examples/text/"
 
 # Each pick: out (split/name.jpg), package, path inside the package, optional rcc member,
-# conversion (op + argument), what it shows, author, licence.
+# conversion (op + argument), what it shows, author, licence.  `out` names the split.
 PICKS = [
-    # ---------------- val ----------------
     dict(out="val/stellarium-hurricane-ridge-snow-4.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane4.png", op="opaque_rows",
          shows="snow field, snowy conifers, overcast sky band (Hurricane Ridge)",
@@ -134,7 +133,6 @@ PICKS = [
          shows="black-and-white giant panda on pale stone",
          author="Jeff Kubina (source: Commons, Giant_Panda_2004-03-2.jpg)",
          licence="Public Domain (README beside the file in the resource)"),
-    # ---------------- test ----------------
     dict(out="test/stellarium-hurricane-ridge-snow-7.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane7.png", op="opaque_rows",
          shows="trampled snow, snowy conifers",
@@ -198,7 +196,6 @@ PICKS = [
          shows="grey kangaroo and joey on sandy ground in shade",
          author="Vicki Nunn (source: Commons, Eastern_Grey_Kangaroo_%26_Joey2.jpg)",
          licence="Public Domain (README beside the file in the resource)"),
-    # ---------------- train ----------------
     dict(out="train/stellarium-hurricane-ridge-snow-5.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane5.png", op="opaque_rows",
          shows="snow slope, parked cars, distant snowy trees",
@@ -530,8 +527,11 @@ def main() -> None:
             roots[package] = unpack_package(package, args.work)
         save_photo(load_pick(pick, roots[package]), args.out / pick["out"])
         print("wrote", pick["out"])
-    write_sources(PICKS)
-    write_manifest(PICKS)
+    if args.out.resolve() == (DATASETS / "neutral").resolve():
+        write_sources(PICKS)
+        write_manifest(PICKS)
+    else:
+        print("--out is not datasets/neutral: SOURCES-neutral.md and manifest.json left as they are")
 
 
 if __name__ == "__main__":
