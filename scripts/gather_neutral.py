@@ -435,7 +435,7 @@ def original_text(pick: dict) -> str:
     elif "arg" in pick:
         text += " (crop %d,%d,%d,%d)" % tuple(pick["arg"])
     elif pick["op"] == "opaque_rows":
-        text += " (fully opaque rows below the transparent sky)"
+        text += " (the opaque rows below the transparent sky)"
     return text
 
 
@@ -445,8 +445,8 @@ Real colour photographs whose originals are mostly grey, white or beige: the sce
 colorizer tints (snow, overcast and misty skies, grey roads, paths and streets, concrete,
 stone, white interiors, grey objects and machinery). Three disjoint splits:
 `val/` for choosing settings, `test/` for reporting, `train/` for training.
-Nothing here is in `landscapes/` or `unlike/` (checked by content hash and by 16x16
-thumbnails and a difference hash; see below).
+Nothing here is in `landscapes/` or `unlike/` (checked by content hash and by small
+thumbnails; see below).
 
 ## How the set was built
 
@@ -456,8 +456,8 @@ and writes this file and the `neutral/` entries of `manifest.json`. The packages
 and `kphotoalbum` were not used. Conversions: gcompris images are read out of the Qt `.rcc`
 resources; Enlightenment wallpapers are the JPEGs stored inside their
 `.edj` files; stellarium landscape tiles keep only the rows that are opaque across the whole
-width (alpha >= 250 on 99.5% of the row) (their sky is transparent); blender-data HDRIs are tone-mapped (log-average 0.18,
-Reinhard, sRGB) and cropped where the equirectangular projection is mild; one frame is taken
+width, alpha >= 250 on 99.5% of the row (their sky is transparent); blender-data HDRIs are
+tone-mapped (log-average 0.18, Reinhard, sRGB) and cropped where the equirectangular projection is mild; one frame is taken
 from an OpenCV sample video. All outputs: RGB, longest side at most 1024 px (never
 enlarged), JPEG quality 90.
 
@@ -465,13 +465,20 @@ Candidates were every JPEG/PNG/WebP/EXR in the packages listed below plus
 gnome-backgrounds, plasma-workspace-wallpapers, ukui-wallpapers, lomiri-wallpapers(-20.04),
 desktop-base, digikam-data, darktable, imagemagick-6-doc, fotoxx-common,
 sddm-theme-elarun/maui/maya, plymouth-themes,
-python3-skimage, python-skimage-doc and visp-images-data, ranked by
+python3-skimage, python-skimage-doc, visp-images-data, extremetuxracer-data (skyboxes are
+renders), trigger-rally-data, sweethome3d, inkscape, mypaint-data and rawtherapee-data, ranked by
 Hasler–Süsstrunk colourfulness and reviewed by eye on contact sheets. Rejected: drawings,
 renders and abstract wallpapers, screenshots and figures, grayscale images, images with
 overlays, strong colour grading, and every photo that is already in `datasets/` (many of the
 best neutral candidates, e.g. OpenCV `building.jpg`, `leuvenA.jpg`, `aero1.jpg`, LXQt
 `fog.jpg` and `Valendas.png`, tuxpaint mudstone and ocean templates, gcompris monuments,
 are already in `landscapes/` or `unlike/`).
+
+Duplicates: every photo was compared with all 435 images under `datasets/` (and the shared
+`landscapes_more` folder) by a 16x16 colour thumbnail (mean absolute difference) and a 64-bit
+difference hash. Exact copies score below 0.01; the closest pick scores 0.070 (a dark lichen
+close-up against a dark forest path, clearly different pictures). `tests/test_datasets_neutral.py`
+checks content hashes against the rest of `datasets/` and between the splits.
 
 ## Caveats
 
@@ -494,7 +501,8 @@ are already in `landscapes/` or `unlike/`).
 
 def write_sources(picks: list[dict]) -> None:
     rows = []
-    for pick in picks:
+    order = {"val": 0, "test": 1, "train": 2}
+    for pick in sorted(picks, key=lambda p: (order[p["out"].split("/")[0]], p["out"])):
         split, name = pick["out"].split("/")
         package = f"{pick['package']} ({PACKAGE_VERSIONS[pick['package']]})"
         rows.append(f"| {split} | {name} | {pick['shows']} | {package} | {original_text(pick)} "
