@@ -40,7 +40,9 @@ JPEG_QUALITY = 90
 
 PACKAGE_VERSIONS = {
     "blender-data": "3.4.1+dfsg-2",
+    "enlightenment-data": "0.25.4-2",
     "gcompris-qt-data": "3.1-2",
+    "gimp-help-en": "2.10.34-2",
     "hugin-data": "2022.0.0+dfsg-2",
     "lomiri-wallpapers-16.04": "20.04.0-2",
     "lxqt-themes": "1.2.0-1",
@@ -58,15 +60,17 @@ STELLARIUM_AUTHOR = ("Johan Meuris and Robert Spearman (landscape.ini); package:
 BLENDER_AUTHOR = "Greg Zaal (HDRI Haven), studiolights/world/license.txt"
 HURRICANE = "/usr/share/stellarium/landscapes/hurricane/"
 BLENDER_WORLD = "/usr/share/blender/datafiles/studiolights/world/"
+E_BACKGROUNDS = "/usr/share/enlightenment/data/backgrounds/"
+E_AUTHOR = "2000-2020 Carsten Haitzler and various contributors (enlightenment-data copyright file, Files: *)"
+E_LICENCE = "BSD-2-clause (enlightenment-data copyright file, Files: *)"
 GC_ANIMALS = "gcompris/src/activities/explore_world_animals/resource/animals/"
 OPENCV_HTML = "/usr/share/doc/opencv-doc/opencv4/html/"
 OPENCV_DATA = "/usr/share/doc/opencv-doc/examples/data/"
 OPENCV_TEXT = "/usr/share/doc/opencv-doc/examples/text/"
 
 # Each pick: out (split/name.jpg), package, path inside the package, optional rcc member,
-# conversion (op + argument), what it shows, author, licence.
+# conversion (op + argument), what it shows, author, licence.  `out` names the split.
 PICKS = [
-    # ---------------- val ----------------
     dict(out="val/stellarium-hurricane-ridge-snow-4.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane4.png", op="opaque_rows",
          shows="snow field, snowy conifers, overcast sky band (Hurricane Ridge)",
@@ -115,7 +119,20 @@ PICKS = [
          shows="concrete and glass office building, lawn, overcast sky",
          author="Hugin manual (package: Copyright 2004-2022 Pablo d'Angelo et al., hugin-data copyright file)",
          licence="GPL-2+ (hugin-data copyright file, Files: *)"),
-    # ---------------- test ----------------
+    dict(out="val/enlightenment-snow-birches.jpg", package="enlightenment-data",
+         path=E_BACKGROUNDS + "Snow-Trees.edj", op="edj",
+         shows="bare birches on snow, long shadows",
+         author=E_AUTHOR, licence=E_LICENCE),
+    dict(out="val/enlightenment-hazy-mountains-dusk.jpg", package="enlightenment-data",
+         path=E_BACKGROUNDS + "Mountain.edj", op="edj",
+         shows="snowy peaks in haze at dusk, grey sky",
+         author=E_AUTHOR, licence=E_LICENCE),
+    dict(out="val/gcompris-giant-panda-stone.jpg", package="gcompris-qt-data",
+         path="/usr/share/gcompris-qt/rcc/explore_world_animals.rcc",
+         member=GC_ANIMALS + "panda.webp", op="plain",
+         shows="black-and-white giant panda on pale stone",
+         author="Jeff Kubina (source: Commons, Giant_Panda_2004-03-2.jpg)",
+         licence="Public Domain (README beside the file in the resource)"),
     dict(out="test/stellarium-hurricane-ridge-snow-7.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane7.png", op="opaque_rows",
          shows="trampled snow, snowy conifers",
@@ -159,7 +176,7 @@ PICKS = [
          path=OPENCV_DATA + "licenseplate_motion.jpg", op="plain",
          shows="silver car from behind, motion blur, grey street",
          author=OPENCV_AUTHOR, licence=OPENCV_LICENCE),
-    dict(out="test/stellarium-hurricane-ridge-snow-1.jpg", package="stellarium-data",
+    dict(out="train/stellarium-hurricane-ridge-snow-1.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane1.png", op="opaque_rows",
          shows="snowy conifers, snow on the ground",
          author=STELLARIUM_AUTHOR, licence="GPL-2+ (stellarium-data copyright file, Files: *)"),
@@ -169,12 +186,21 @@ PICKS = [
          shows="grey rhinoceros on a pale shore, hazy water and sky",
          author="Charles J. Sharp (source: Commons, Indian_rhinoceros_(Rhinoceros_unicornis)_4.jpg)",
          licence="CC-BY-SA-4.0 (README beside the file in the resource)"),
-    # ---------------- train ----------------
+    dict(out="test/enlightenment-overcast-sunbeams.jpg", package="enlightenment-data",
+         path=E_BACKGROUNDS + "God-Rays.edj", op="edj",
+         shows="grey clouds with sunbeams over a misty landscape",
+         author=E_AUTHOR, licence=E_LICENCE),
+    dict(out="test/gcompris-grey-kangaroos-sand.jpg", package="gcompris-qt-data",
+         path="/usr/share/gcompris-qt/rcc/explore_world_animals.rcc",
+         member=GC_ANIMALS + "kangaroo.webp", op="plain",
+         shows="grey kangaroo and joey on sandy ground in shade",
+         author="Vicki Nunn (source: Commons, Eastern_Grey_Kangaroo_%26_Joey2.jpg)",
+         licence="Public Domain (README beside the file in the resource)"),
     dict(out="train/stellarium-hurricane-ridge-snow-5.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane5.png", op="opaque_rows",
          shows="snow slope, parked cars, distant snowy trees",
          author=STELLARIUM_AUTHOR, licence="GPL-2+ (stellarium-data copyright file, Files: *)"),
-    dict(out="train/stellarium-hurricane-ridge-snow-8.jpg", package="stellarium-data",
+    dict(out="test/stellarium-hurricane-ridge-snow-8.jpg", package="stellarium-data",
          path=HURRICANE + "hurricane8.png", op="opaque_rows",
          shows="snow with footprints, tall snowy conifers",
          author=STELLARIUM_AUTHOR, licence="GPL-2+ (stellarium-data copyright file, Files: *)"),
@@ -208,6 +234,47 @@ PICKS = [
          arg=(0, 0, 816, 612),
          shows="grey abandoned concrete building, bare trees, overcast sky (left, uncorrected half)",
          author=OPENCV_AUTHOR, licence=OPENCV_LICENCE),
+    dict(out="train/enlightenment-lichen-branches.jpg", package="enlightenment-data",
+         path=E_BACKGROUNDS + "Lichen-Branches.edj", op="edj",
+         shows="grey lichen on bare branches, dark background",
+         author=E_AUTHOR, licence=E_LICENCE),
+    dict(out="train/enlightenment-dark-clouds.jpg", package="enlightenment-data",
+         path=E_BACKGROUNDS + "Sunset-Clouds.edj", op="edj",
+         shows="dark grey clouds, a little evening light",
+         author=E_AUTHOR, licence=E_LICENCE),
+    dict(out="train/gimp-help-chimpanzee-grey.jpg", package="gimp-help-en",
+         path="/usr/share/gimp/2.0/help/en/images/filters/examples/enhance/high-pass-origin.png",
+         op="plain", shows="black chimpanzee against a grey-white background",
+         author="The GIMP Documentation Team (gimp-help-common copyright file)",
+         licence="GFDL-NIV-1.2+ (gimp-help-common copyright file, Files: *)"),
+    dict(out="train/stellarium-grey-stone-wall.jpg", package="stellarium-data",
+         path="/usr/share/stellarium/scenery3d/Testscene/TX_Stellarium-Testscene_withGrid/"
+              "Stein_Mauerwerk_mehrfarbig.png", op="plain",
+         shows="grey stone masonry wall (texture photo)",
+         author="Stellarium team (package: (C) 2002-2014 Fabien Chéreau et al.)",
+         licence="GPL-2+ (stellarium-data copyright file, Files: *)"),
+    dict(out="train/stellarium-concrete-observing-platform.jpg", package="stellarium-data",
+         path="/usr/share/stellarium/scenery3d/Sterngarten/Sterngarten_20100320.png", op="plain",
+         shows="concrete steps and platform with people, masts, car, dry scrub, blue sky",
+         author="Stellarium team (Vienna Sterngarten scenery; package: (C) 2002-2014 Fabien Chéreau et al.)",
+         licence="GPL-2+ (stellarium-data copyright file, Files: *)"),
+    dict(out="train/gcompris-white-sheep.jpg", package="gcompris-qt-data",
+         path="/usr/share/gcompris-qt/rcc/explore_farm_animals.rcc",
+         member="gcompris/src/activities/explore_farm_animals/resource/animals/sheep.webp",
+         op="plain", shows="white sheep on a lawn",
+         author="Rob Mitchell (source: Commons, Sheep_(33625876592).jpg)",
+         licence="CC0-1.0 (README beside the file in the resource)"),
+    dict(out="train/gcompris-camels-steppe.jpg", package="gcompris-qt-data",
+         path="/usr/share/gcompris-qt/rcc/erase.rcc",
+         member="gcompris/src/activities/erase/resource/camels.webp",
+         op="plain", shows="Bactrian camels on beige steppe, pale sky",
+         author="Alexandr frolov (source: Commons, Camelus_bactrianus_in_western_Mongolia_02.jpg)",
+         licence="CC-BY-SA-4.0 (README beside the file in the resource)"),
+    dict(out="train/mate-water-drop-splash.jpg", package="mate-backgrounds",
+         path="/usr/share/backgrounds/mate/nature/Aqua.jpg", op="plain",
+         shows="a drop splashing into grey-blue water (macro)",
+         author="2008, Charles Barbin (mate-backgrounds copyright file)",
+         licence="GPL-2+ (mate-backgrounds copyright file)"),
 ]
 
 
@@ -297,6 +364,25 @@ def tone_map_exr(path: pathlib.Path) -> Image.Image:
     return Image.fromarray(np.round(srgb * 255).astype(np.uint8))
 
 
+def largest_embedded_jpeg(path: pathlib.Path) -> Image.Image:
+    """The largest JPEG stored inside an Enlightenment .edj (EET) file (the wallpaper photo)."""
+    blob = path.read_bytes()
+    best = None
+    start = blob.find(b"\xff\xd8\xff")
+    while start >= 0:
+        try:
+            image = Image.open(io.BytesIO(blob[start:]))
+            image.load()
+        except OSError:
+            image = None
+        if image is not None and (best is None or image.width * image.height > best.width * best.height):
+            best = image
+        start = blob.find(b"\xff\xd8\xff", start + 3)
+    if best is None:
+        raise ValueError(f"no JPEG inside {path}")
+    return best
+
+
 def video_frame(path: pathlib.Path, index: int) -> Image.Image:
     import cv2
 
@@ -318,6 +404,8 @@ def load_pick(pick: dict, root: pathlib.Path) -> Image.Image:
         image = tone_map_exr(source)
     elif op == "frame":
         return video_frame(source, pick["arg"])
+    elif op == "edj":
+        image = largest_embedded_jpeg(source)
     else:
         image = Image.open(source)
     if op == "opaque_rows":
@@ -342,10 +430,12 @@ def original_text(pick: dict) -> str:
         text += " (tone-mapped, crop %d,%d,%d,%d of 1024x512)" % tuple(pick["arg"])
     elif pick["op"] == "frame":
         text += f" (frame {pick['arg']})"
+    elif pick["op"] == "edj":
+        text += " (the wallpaper JPEG stored inside the Edje file)"
     elif "arg" in pick:
         text += " (crop %d,%d,%d,%d)" % tuple(pick["arg"])
     elif pick["op"] == "opaque_rows":
-        text += " (fully opaque rows below the transparent sky)"
+        text += " (the opaque rows below the transparent sky)"
     return text
 
 
@@ -355,8 +445,8 @@ Real colour photographs whose originals are mostly grey, white or beige: the sce
 colorizer tints (snow, overcast and misty skies, grey roads, paths and streets, concrete,
 stone, white interiors, grey objects and machinery). Three disjoint splits:
 `val/` for choosing settings, `test/` for reporting, `train/` for training.
-Nothing here is in `landscapes/` or `unlike/` (checked by content hash and by 16x16
-thumbnails and a difference hash; see below).
+Nothing here is in `landscapes/` or `unlike/` (checked by content hash and by small
+thumbnails; see below).
 
 ## How the set was built
 
@@ -364,17 +454,19 @@ thumbnails and a difference hash; see below).
 packages with `apt-get download`, unpacks them with `dpkg-deb -x`, converts the chosen files
 and writes this file and the `neutral/` entries of `manifest.json`. The packages `scratch`
 and `kphotoalbum` were not used. Conversions: gcompris images are read out of the Qt `.rcc`
-resources; stellarium landscape tiles keep only the rows that are opaque across the whole
-width (alpha >= 250 on 99.5% of the row) (their sky is transparent); blender-data HDRIs are tone-mapped (log-average 0.18,
-Reinhard, sRGB) and cropped where the equirectangular projection is mild; one frame is taken
+resources; Enlightenment wallpapers are the JPEGs stored inside their
+`.edj` files; stellarium landscape tiles keep only the rows that are opaque across the whole
+width, alpha >= 250 on 99.5% of the row (their sky is transparent); blender-data HDRIs are
+tone-mapped (log-average 0.18, Reinhard, sRGB) and cropped where the equirectangular projection is mild; one frame is taken
 from an OpenCV sample video. All outputs: RGB, longest side at most 1024 px (never
 enlarged), JPEG quality 90.
 
 Candidates were every JPEG/PNG/WebP/EXR in the packages listed below plus
 gnome-backgrounds, plasma-workspace-wallpapers, ukui-wallpapers, lomiri-wallpapers(-20.04),
-desktop-base, enlightenment-data, digikam-data, darktable, imagemagick-6-doc, fotoxx-common,
+desktop-base, digikam-data, darktable, imagemagick-6-doc, fotoxx-common,
 sddm-theme-elarun/maui/maya, plymouth-themes,
-gimp-help-en, python3-skimage, python-skimage-doc and visp-images-data, ranked by
+python3-skimage, python-skimage-doc, visp-images-data, extremetuxracer-data (skyboxes are
+renders), trigger-rally-data, sweethome3d, inkscape, mypaint-data and rawtherapee-data, ranked by
 Hasler–Süsstrunk colourfulness and reviewed by eye on contact sheets. Rejected: drawings,
 renders and abstract wallpapers, screenshots and figures, grayscale images, images with
 overlays, strong colour grading, and every photo that is already in `datasets/` (many of the
@@ -382,11 +474,19 @@ best neutral candidates, e.g. OpenCV `building.jpg`, `leuvenA.jpg`, `aero1.jpg`,
 `fog.jpg` and `Valendas.png`, tuxpaint mudstone and ocean templates, gcompris monuments,
 are already in `landscapes/` or `unlike/`).
 
+Duplicates: every photo was compared with all 435 images under `datasets/` (and the shared
+`landscapes_more` folder) by a 16x16 colour thumbnail (mean absolute difference) and a 64-bit
+difference hash. Exact copies score below 0.01; the closest pick scores 0.070 (a dark lichen
+close-up against a dark forest path, clearly different pictures). `tests/test_datasets_neutral.py`
+checks content hashes against the rest of `datasets/` and between the splits.
+
 ## Caveats
 
-- The stellarium tiles are parts of one 360° panorama (Hurricane Ridge), and each pair of
-  blender crops comes from one HDRI; tiles of the panorama are 90° apart, so no two files
-  show the same view, but they share light and place. Both crops of an HDRI are in one split.
+- The stellarium snow tiles are the eight non-overlapping sides of one 360° panorama
+  (Hurricane Ridge; ring order 5-6-7-8-1-2-3-4). Each split holds a contiguous arc (val 3-4,
+  test 7-8, train 5-6-1-2 and the ground tile), so no two files show the same view, but
+  neighbouring tiles of different splits meet at a seam and share light and place.
+  Both crops of a blender HDRI are in one split.
 - `train/opencv-leuven-street-b.jpg` is the second view of the street in
   `landscapes/extra/opencv-leuven-street.jpg` (different viewpoint); it is kept in train only.
 - opencv-doc photos come under the package's Apache-2.0/BSD-3-Clause licence without the
@@ -401,7 +501,8 @@ are already in `landscapes/` or `unlike/`).
 
 def write_sources(picks: list[dict]) -> None:
     rows = []
-    for pick in picks:
+    order = {"val": 0, "test": 1, "train": 2}
+    for pick in sorted(picks, key=lambda p: (order[p["out"].split("/")[0]], p["out"])):
         split, name = pick["out"].split("/")
         package = f"{pick['package']} ({PACKAGE_VERSIONS[pick['package']]})"
         rows.append(f"| {split} | {name} | {pick['shows']} | {package} | {original_text(pick)} "
@@ -434,8 +535,11 @@ def main() -> None:
             roots[package] = unpack_package(package, args.work)
         save_photo(load_pick(pick, roots[package]), args.out / pick["out"])
         print("wrote", pick["out"])
-    write_sources(PICKS)
-    write_manifest(PICKS)
+    if args.out.resolve() == (DATASETS / "neutral").resolve():
+        write_sources(PICKS)
+        write_manifest(PICKS)
+    else:
+        print("--out is not datasets/neutral: SOURCES-neutral.md and manifest.json left as they are")
 
 
 if __name__ == "__main__":
