@@ -90,7 +90,11 @@ def read_photo(path):
             raise InputError(
                 f"{path} is 16-bit with the colour profile '{profile_name(icc)}', not sRGB: convert it to sRGB first "
                 "(for example `convert in.tif -profile sRGB.icc out.tif` with ImageMagick), or save it as 8-bit")
-        pixels = to_srgb(pixels, icc)
+        try:
+            pixels = to_srgb(pixels, icc)
+        except (OSError, ValueError, ImageCms.PyCMSError) as error:
+            raise InputError(f"{path} has the colour profile '{profile_name(icc)}', which cannot be converted to "
+                             f"sRGB here ({error}): convert it to sRGB first") from error
     return Photo(pixels, path, _embedded_profile(icc))
 
 
@@ -193,7 +197,10 @@ def is_srgb(icc):
 def to_srgb(pixels, icc):
     """uint8 RGB pixels in the colour space of profile `icc` -> sRGB (LittleCMS, perceptual intent)."""
     source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    gray = source.profile.xcolor_space.strip() == "GRAY"
+    space = source.profile.xcolor_space.strip()
+    if space not in ("RGB", "GRAY"):
+        raise ValueError(f"an RGB or gray photo with a profile of {space!r} space")
+    gray = space == "GRAY"
     image = Image.fromarray(np.ascontiguousarray(pixels[..., 0] if gray else pixels))
     return np.asarray(ImageCms.profileToProfile(image, source, srgb_profile(), outputMode="RGB"))
 

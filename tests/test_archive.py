@@ -244,3 +244,11 @@ def test_the_fast_path_gives_the_colours_of_the_exact_one(with_hints):
     assert np.abs(lab.rgb_to_lab(fast, fast=False) - lab.rgb_to_lab(exact, fast=False)).max() < 0.5 + 0.6  # + rounding
     exact_ab = colorizer.predict_ab([exact_l], points)[0]  # the network, given L 1e-4 apart: within an ab unit
     assert np.abs(exact_ab - ab_norm).max() * lab.AB_SCALE < 1
+
+
+def test_a_profile_that_cannot_become_srgb_is_refused_in_one_line(tmp_path):
+    lab_profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    for name in ("lab.png", "lab.jpg"):
+        Image.fromarray(colour_image(8, 8)).save(tmp_path / name, icc_profile=lab_profile)
+        with pytest.raises(InputError, match="'Lab identity built-in'.*convert it to sRGB first"):
+            photo_files.read_photo(tmp_path / name)
