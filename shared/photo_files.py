@@ -16,7 +16,7 @@ Pillow's), a 16-bit result as a 16-bit PNG or TIFF. exiv2 (through the pyexiv2
 package, the maintained C++ metadata library that exiftool's peers use) copies the
 source's EXIF (date, caption, camera, GPS; not its maker notes or thumbnail, which
 show the gray original), IPTC, XMP and ICC profile, and records the colorizer in
-EXIF Software and ProcessingSoftware and XMP CreatorTool, so a colorized copy can
+EXIF Software and XMP CreatorTool, so a colorized copy can
 always be told from the original. The file is written under a hidden temporary
 name beside the output and moved into place: an output that exists is complete.
 """
@@ -293,7 +293,7 @@ def with_metadata(encoded, source, software):
             exif["Exif.Image.Orientation"] = "1"  # the pixels are turned already
         xmp = {key: value for key, value in xmp.items() if not key.startswith("Xmp.tiff.")}
         if software:
-            exif["Exif.Image.Software"] = exif["Exif.Image.ProcessingSoftware"] = software
+            exif["Exif.Image.Software"] = software  # (not ProcessingSoftware: OpenCV warns of it in every TIFF it reads)
             xmp["Xmp.xmp.CreatorTool"] = software
         _modify(target.modify_exif, exif, "EXIF")
         _modify(target.modify_iptc, iptc, "IPTC")
