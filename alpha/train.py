@@ -17,7 +17,7 @@ DEFAULT_IMAGE = cli.DATASETS / "alpha" / "picos_de_europa.jpg"
 def training_data(rgb, min_side):
     """The one image as (train_data, steps_per_epoch) for `training.fit`: L/100 in, ab/128 out, padded
     to a multiple of `min_side`, held in memory (see `data.in_memory_pair`)."""
-    l_norm, ab_norm = lab.split_lab(lab.rgb_to_lab(rgb))
+    l_norm, ab_norm = lab.split_lab(lab.rgb_to_lab(rgb, fast=False))  # training as before issue 27
     x = inference.pad_to_multiple(l_norm, min_side)[None]  # (1, H, W, 1), L/100
     y = inference.pad_to_multiple(ab_norm, min_side)[None]  # (1, H, W, 2), ab/128
     return data.in_memory_pair(x, y)
@@ -47,7 +47,7 @@ def main(argv=None):
     rgb = data.read_rgb(paths[0])
     train_data, steps = training_data(rgb, min_side)
     if args.loss == "classification" and not args.resume:  # weights from the one image's own colours
-        counts = ab_bins.bin_histogram([lab.rgb_to_lab(rgb)[..., 1:]])
+        counts = ab_bins.bin_histogram([lab.rgb_to_lab(rgb, fast=False)[..., 1:]])
         model = build_model(args.learning_rate, loss=args.loss, class_weights=ab_bins.rebalancing_weights(counts))
 
     start = time.perf_counter()

@@ -141,10 +141,11 @@ def run_child(job):
 
     from shared import cli, colorize, lab
 
-    try:
-        from shared import photo_files  # after issue 27
-    except ImportError:
-        photo_files = None
+    import shared
+
+    photo_files = None  # before issue 27 (checked by file: an editable install could supply another tree's module)
+    if (Path(shared.__file__).parent / "photo_files.py").exists():
+        from shared import photo_files
     colorizer = colorize.colorizer(cli.DEFAULT_MODEL, None)  # the one colorize.image uses (its cache key)
     results = {}
     for mp, path in job["photos"].items():

@@ -15,14 +15,13 @@ array gives uint16 RGB, its own 16-bit lightness kept (shared/photo_files.py).
 """
 
 import os
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from shared import cli, data, inference, photo_files
 from shared import hints as hints_module
-from shared import video as video_module
 
 
 @lru_cache(maxsize=4)
@@ -79,6 +78,8 @@ def _checked(points, rgb):
 def video(source, output=None, model=cli.DEFAULT_MODEL, **options):
     """Colorize a video file into `output` (default results/video/<name>_<model>.mp4); returns what
     `shared.video.colorize_video` returns. `options` are shared/video.py's flags as keywords."""
+    from shared import video as video_module  # here: its imports (scipy, matplotlib) cost a photo's cold start a second
+
     return video_module.colorize_video(source, output, model=model, **options)
 
 

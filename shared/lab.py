@@ -107,6 +107,8 @@ def rgb_to_l(rgb, fast=True):
         return rgb_to_lab(rgb, fast=False)[..., 0]
     rgb = _checked_rgb(rgb)
     if rgb.dtype == np.uint8:
+        if _is_gray(rgb):  # a gray photo (R = G = B): its L by one look-up
+            return cv2.LUT(np.ascontiguousarray(rgb[..., 0]), _L_OF_GRAY_8)
         return rgb_to_l_fast(rgb)
     if rgb.dtype == np.uint16:
         return _l_of_uint16(rgb)
@@ -164,7 +166,8 @@ def merge_l_ab(l_channel, ab_norm, fast=True, bits=8):
     (bits=8) or uint16 (bits=16: a 16-bit photo's own L kept at full precision).
 
     ab_norm may have another size (the network's output, say): it is scaled bilinearly to L's size
-    (`ab_at_size`), so colour is scaled up once, here. fast=True converts in float32 through OpenCV
+    (`ab_at_size`), so colour is scaled up once, here (a guided filter steered by L was measured and did
+    no better than blurring ab: benchmarks/guided_ab.py). fast=True converts in float32 through OpenCV
     (within one level of scikit-image); fast=False through scikit-image.
     """
     _check_bits(bits)
@@ -243,12 +246,10 @@ _L_OF_GRAY_8 = _l_from_y(_Y_LUT.sum(axis=1, dtype=np.float64).astype(np.float32)
 
 def rgb_to_l_fast(rgb):
     """`rgb_to_l` for uint8 RGB: only Y is needed for L, and OpenCV looks up each channel's share of it and adds
-    them up; a gray photo (R = G = B) looks its L up directly."""
+    them up (what video frames take, unchanged)."""
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8:
         return rgb_to_l(rgb)
-    if _is_gray(rgb):
-        return cv2.LUT(np.ascontiguousarray(rgb[..., 0]), _L_OF_GRAY_8)
     return _l_from_y(cv2.transform(cv2.LUT(rgb, _Y_LUT_PER_CHANNEL), _SUM_OF_CHANNELS))  # Y in [0, 1]
 
 

@@ -16,7 +16,7 @@ Pillow's), a 16-bit result as a 16-bit PNG or TIFF. exiv2 (through the pyexiv2
 package, the maintained C++ metadata library that exiftool's peers use) copies the
 source's EXIF (date, caption, camera, GPS; not its maker notes or thumbnail, which
 show the gray original), IPTC, XMP and ICC profile, and records the colorizer in
-EXIF Software and ProcessingSoftware and XMP CreatorTool, so a colorized copy can
+EXIF Software and XMP CreatorTool, so a colorized copy can
 always be told from the original. The file is written under a hidden temporary
 name beside the output and moved into place: an output that exists is complete.
 """
@@ -90,7 +90,11 @@ def read_photo(path):
             raise InputError(
                 f"{path} is 16-bit with the colour profile '{profile_name(icc)}', not sRGB: convert it to sRGB first "
                 "(for example `convert in.tif -profile sRGB.icc out.tif` with ImageMagick), or save it as 8-bit")
-        pixels = to_srgb(pixels, icc)
+        try:
+            pixels = to_srgb(pixels, icc)
+        except (OSError, ValueError, ImageCms.PyCMSError) as error:
+            raise InputError(f"{path} has the colour profile '{profile_name(icc)}', which cannot be converted to "
+                             f"sRGB here ({error}): convert it to sRGB first") from error
     return Photo(pixels, path, _embedded_profile(icc))
 
 
@@ -193,7 +197,10 @@ def is_srgb(icc):
 def to_srgb(pixels, icc):
     """uint8 RGB pixels in the colour space of profile `icc` -> sRGB (LittleCMS, perceptual intent)."""
     source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    gray = source.profile.xcolor_space.strip() == "GRAY"
+    space = source.profile.xcolor_space.strip()
+    if space not in ("RGB", "GRAY"):
+        raise ValueError(f"an RGB or gray photo with a profile of {space!r} space")
+    gray = space == "GRAY"
     image = Image.fromarray(np.ascontiguousarray(pixels[..., 0] if gray else pixels))
     return np.asarray(ImageCms.profileToProfile(image, source, srgb_profile(), outputMode="RGB"))
 
@@ -286,7 +293,7 @@ def with_metadata(encoded, source, software):
             exif["Exif.Image.Orientation"] = "1"  # the pixels are turned already
         xmp = {key: value for key, value in xmp.items() if not key.startswith("Xmp.tiff.")}
         if software:
-            exif["Exif.Image.Software"] = exif["Exif.Image.ProcessingSoftware"] = software
+            exif["Exif.Image.Software"] = software  # (not ProcessingSoftware: OpenCV warns of it in every TIFF it reads)
             xmp["Xmp.xmp.CreatorTool"] = software
         _modify(target.modify_exif, exif, "EXIF")
         _modify(target.modify_iptc, iptc, "IPTC")

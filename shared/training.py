@@ -454,7 +454,7 @@ def class_weights_for(paths, image_size, loss):
         return None
 
     def ab_at_training_size(rgb):
-        return lab.rgb_to_lab(cv2.resize(rgb, (image_size, image_size), interpolation=cv2.INTER_AREA))[..., 1:]
+        return lab.rgb_to_lab(cv2.resize(rgb, (image_size, image_size), interpolation=cv2.INTER_AREA), fast=False)[..., 1:]
 
     images = tqdm(paths, desc="colour histogram", unit="image", leave=False, dynamic_ncols=True, delay=2)
     return ab_bins.rebalancing_weights(
