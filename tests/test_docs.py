@@ -49,6 +49,10 @@ TOO_LONG_HERE = {
         "tests/test_hints.py run --hints and --reference",
     "python -m shared.batch --input scans/ --output colour/":
         "about 12 s here; tests/test_batch.py runs the same local job on tiny folders",
+    "colorize scan.tif": "the same program as `colorize old_photo.jpg`, run above; tests/test_archive.py runs it on a "
+                         "12 MP 16-bit TIFF and reads the result's depth and metadata back",
+    "colorize scan.tif -o scan_colour.png": "the same program as `colorize old_photo.jpg`, run above; "
+                                            "tests/test_archive.py writes 16-bit PNGs and TIFFs",
 }
 
 INSTALL = "the install: minutes and the network; .ci/run runs it on a fresh clone (test_the_readme_set_up_is_what_ci_runs)"
@@ -103,6 +107,10 @@ TOO_LONG = {
     "python benchmarks/batch.py": BENCHMARK,
     "python benchmarks/speed.py": BENCHMARK,
     "python benchmarks/speed.py --quick": BENCHMARK,
+    "python benchmarks/photo_speed.py": BENCHMARK + ": 1 to 48 MP photos, warm and cold, two versions of the code",
+    "python benchmarks/photo_speed.py --quick": BENCHMARK + ": two versions of the code, each loading the model",
+    "exiftool -Software -DateTimeOriginal -ImageDescription old_photo_colorized.png":
+        "reads the file the command above writes; tests/test_archive.py reads such tags back with exiftool",
     "python benchmarks/loss_comparison.py": BENCHMARK + ": two trainings",
     "python -m shared.evaluate": "evaluates every shipped model on the 15 test photos (minutes); "
                                  "tests/test_evaluate.py runs it on tiny images",
