@@ -114,6 +114,14 @@ TOO_LONG = {
     "python benchmarks/loss_comparison.py": BENCHMARK + ": two trainings",
     "python -m shared.evaluate": "evaluates every shipped model on the 15 test photos (minutes); "
                                  "tests/test_evaluate.py runs it on tiny images",
+    "python -m shared.evaluate --model full_version beta --input datasets/neutral/val --output results/neutral_val":
+        "evaluates two models on 14 photos (about 5 minutes here); tests/test_evaluate.py runs the report on tiny "
+        "images",
+    "python -m shared.evaluate --model full_version beta --input datasets/neutral/test --output results/neutral_test":
+        "evaluates two models on 14 photos (about 5 minutes here); tests/test_evaluate.py runs the report on tiny "
+        "images",
+    "python scripts/gather_neutral.py": "fetches about 1.3 GB of Debian packages with apt-get download, as root; "
+                                        "tests/test_datasets_neutral.py checks what it wrote",
     "python -m shared.evaluate --model full_version beta --input datasets/unlike --output results/unlike":
         "evaluates two models on 20 photos (minutes)",
     "python -m shared.pretrained models/beta.keras my_beta.keras --temperature 0.45":
