@@ -83,6 +83,127 @@ def measure(colorizer, photos, count, seed, reference=False):
     return mean, (float(np.mean(followed)) if followed else None)
 
 
+CHANGED = 8.0  # ab units: a pixel a hint moves by more than this is "changed" (--locality)
+WORSE = 2.0  # ab units: a changed pixel this much farther from the true colour than automatic is "worse"
+LOCALITY_POINTS = 3  # true-colour hints per photo, each measured alone
+HINT_PATCH = 5  # px: a true-colour hint is the original's mean colour over this square
+
+
+def true_colour_points(rgb, count, rng):
+    """`count` points uniform over the photo, each the original's mean colour over the HINT_PATCH square there."""
+    height, width = rgb.shape[:2]
+    points, half = [], HINT_PATCH // 2
+    for x, y, _ in random_points(rgb, count, rng):
+        patch = rgb[max(y - half, 0) : y + half + 1, max(x - half, 0) : x + half + 1].reshape(-1, 3)
+        points.append((x, y, tuple(int(round(c)) for c in patch.mean(axis=0))))
+    return points
+
+
+def locality_counts(automatic, hinted, true_ab):
+    """One hint's effect, from ab (HxWx2) automatic, hinted and true: (pixels changed by more than CHANGED,
+    of those the ones more than WORSE farther from the true colour, the mean ab error gained (negative: cut),
+    the pixels)."""
+    moved = np.linalg.norm(hinted - automatic, axis=-1) > CHANGED
+    gained = np.linalg.norm(hinted - true_ab, axis=-1) - np.linalg.norm(automatic - true_ab, axis=-1)
+    return int(moved.sum()), int((moved & (gained > WORSE)).sum()), float(gained.mean()), moved.size
+
+
+def summarise_locality(counts):
+    """[(changed, worse, gained, pixels), ...] one per hint -> (mean share changed, share of the changed pixels
+    worse, pooled over the hints, mean ab error gained)."""
+    changed, worse, gained, pixels = np.array(counts, np.float64).T
+    return float(np.mean(changed / pixels)), float(worse.sum() / max(changed.sum(), 1)), float(gained.mean())
+
+
+def locality(colorizer, photos, seed):
+    """True-colour hints one at a time (LOCALITY_POINTS per photo): summarise_locality of them."""
+    rng, counts = np.random.default_rng(seed), []
+    for rgb, automatic in zip(photos, automatic_ab(colorizer, photos)):
+        true_ab = lab.rgb_to_lab(rgb)[..., 1:]
+        for point in true_colour_points(rgb, LOCALITY_POINTS, rng):
+            (hinted,) = colorizer.colorize([rgb], [[point]])
+            counts.append(locality_counts(automatic, lab.rgb_to_lab(hinted)[..., 1:], true_ab))
+    return summarise_locality(counts)
+
+
+def print_locality(colorizer, photos, seed):
+    """Today's prior alone and with hint regions, in the same run: locality, 10-point PSNR, red-hint reach."""
+    print(f"| spreading | one true-colour hint changes (>{CHANGED:.0f} ab) | of those, worse (>{WORSE:.0f} ab) | "
+          "mean ab error gained | 10 points: PSNR gain (dB) | following | one red hint moves |\n"
+          "|---|---|---|---|---|---|---|")
+    automatic_psnr = measure(colorizer, photos, 0, seed)[0]["psnr"]
+    for regions in (False, True):
+        colorizer.hint_regions = regions
+        changed, worse, gained = locality(colorizer, photos, seed)
+        mean, followed = measure(colorizer, photos, 10, seed)
+        reach = one_hint_reach(colorizer, photos, automatic_ab(colorizer, photos), seed)
+        name = "priors and hint regions" if regions else "priors alone (before issue 29)"
+        print(f"| {name} | {100 * changed:.1f}% | {100 * worse:.1f}% | {gained:+.2f} | "
+              f"{mean['psnr'] - automatic_psnr:+.2f} | {100 * followed:.0f}% | {100 * reach:.0f}% |")
+
+
+def tune_regions(colorizer, photos, seed):
+    """Print the grid of HintRegions' settings on `photos` (the validation split) and the one the rule picks.
+
+    The network's part is the same at every setting: each photo's hinted ab without regions is computed once
+    (inference.PreparedPhoto), and each setting weighs its change anew."""
+    edge_weights, sigmas = (0.0, 2.0, 5.0, 10.0, 20.0), (0.1, 0.2, 0.4, 0.8, 1.6)
+    rng, cases = np.random.default_rng(seed), []
+    colorizer.hint_regions = False
+    for rgb in photos:
+        l_channel, true_ab = lab.rgb_to_l(rgb), lab.rgb_to_lab(rgb)[..., 1:]
+        photo = inference.PreparedPhoto(colorizer, l_channel)
+        automatic = photo.ab_norm() * lab.AB_SCALE
+        singles = [(point, photo.ab_norm([point]) * lab.AB_SCALE) for point in true_colour_points(rgb, LOCALITY_POINTS, rng)]
+        ten = random_points(rgb, 10, rng)
+        cases.append((rgb, l_channel, true_ab, automatic, singles, ten, photo.ab_norm(ten) * lab.AB_SCALE))
+
+    def score(edge_weight, sigma):
+        counts, gains, followed = [], [], []
+        for rgb, l_channel, true_ab, automatic, singles, ten, ten_ab in cases:
+            regions = hints.HintRegions(l_channel, edge_weight, sigma) if edge_weight is not None else None
+
+            def weighed(points, hinted):
+                if regions is None:
+                    return hinted
+                weight = hints.weight_at_size(regions.weight(points), l_channel)[..., None]
+                return automatic + weight * (hinted - automatic)
+
+            for point, hinted in singles:
+                counts.append(locality_counts(automatic, weighed([point], hinted), true_ab))
+            result = lab.merge_l_ab(l_channel, weighed(ten, ten_ab) / lab.AB_SCALE, fast=True)
+            automatic_rgb = lab.merge_l_ab(l_channel, automatic / lab.AB_SCALE, fast=True)
+            gains.append(metrics.psnr(result, rgb) - metrics.psnr(automatic_rgb, rgb))
+            followed.append(hint_following(result, ten))
+        return (*summarise_locality(counts), float(np.mean(gains)), float(np.mean(followed)))
+
+    print(f"{len(photos)} validation photos, {LOCALITY_POINTS} true-colour hints each alone, 10 random points")
+    print("| edge weight | sigma | changed | worse | mean ab error gained | 10 points: PSNR gain (dB) | following |\n"
+          "|---|---|---|---|---|---|---|")
+    results = {}
+    for settings in [(None, None), *itertools.product(edge_weights, sigmas)]:
+        results[settings] = score(*settings)
+        changed, worse, gained, gain, followed = results[settings]
+        names = ("priors alone", "") if settings[0] is None else settings
+        print(f"| {names[0]} | {names[1]} | {100 * changed:.1f}% | {100 * worse:.1f}% | {gained:+.2f} | {gain:+.2f} | "
+              f"{100 * followed:.0f}% |")
+    print(f"rule: {REGION_RULE}")
+    print(f"chosen: edge weight, sigma = {choose_regions(results)}")
+
+
+REGION_RULE = ("among the settings whose 10 points follow their hints (>= 95% within 10 ab) and whose single hints "
+               "cut the mean ab error at least as much as the priors alone, the most 10-point PSNR less "
+               "0.1 dB per percentage point of changed pixels made worse")
+
+
+def choose_regions(results):
+    """REGION_RULE over {(edge weight, sigma): (changed, worse, gained, PSNR gain, following)}."""
+    prior_gained = results[(None, None)][2]
+    allowed = [s for s, r in results.items() if s[0] is not None and r[4] >= 0.95 and r[2] <= prior_gained]
+    allowed = allowed or [s for s in results if s[0] is not None]
+    return max(allowed, key=lambda s: results[s][3] - 10 * results[s][1])
+
+
 def one_hint_reach(colorizer, photos, automatic_abs, seed, colour=(200, 30, 30)):
     """How far one hint reaches: the mean share of each photo whose ab moves by more than HINT_TOLERANCE
     from its automatic ab (`automatic_abs`, one per photo) when one point at random is given `colour` (red:
@@ -173,15 +294,26 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--tune", action="store_true", help="measure the priors' settings on the validation split")
+    parser.add_argument("--tune-regions", action="store_true",
+                        help="measure the hint regions' settings on the validation split")
+    parser.add_argument("--locality", action="store_true",
+                        help="how far one true-colour hint reaches, the priors alone and with hint regions")
+    parser.add_argument("--validation", action="store_true", help="the validation split instead of --input")
     args = parser.parse_args(argv)
 
     colorizer = inference.load_colorizer(args.model, temperature=args.temperature)
-    if args.tune:
+    if args.tune or args.tune_regions or args.validation:
         _, val_paths = data.split_validation(training.list_training_images(training.DEFAULT_TRAINING_IMAGES), 0.1, seed=0)
-        return tune(colorizer, [rgb for _, rgb in data.read_images(val_paths)], args.seed)
-    photos = [rgb for _, rgb in data.read_images(data.list_images(args.input))]
-    print(f"{len(photos)} photos from {args.input}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs")
+        validation = [rgb for _, rgb in data.read_images(val_paths)]
+        if args.tune:
+            return tune(colorizer, validation, args.seed)
+        if args.tune_regions:
+            return tune_regions(colorizer, validation, args.seed)
+    photos = validation if args.validation else [rgb for _, rgb in data.read_images(data.list_images(args.input))]
+    print(f"{len(photos)} photos from {'the validation split' if args.validation else args.input}; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    if args.locality:
+        return print_locality(colorizer, photos, args.seed)
     print("| hint points | PSNR (dB) | AuC (%) | hinted pixels within 10 of the hint |\n|---|---|---|---|")
     for count in args.points:
         mean, followed = measure(colorizer, photos, count, args.seed)

@@ -15,6 +15,7 @@ of images the palette of the image's own colours.
 
 from pathlib import Path
 
+import cv2
 import keras
 import numpy as np
 from keras import layers as keras_layers
@@ -120,8 +121,6 @@ def hint_map(points, image_shape, working_size):
 
 def reference_palette(rgb):
     """A reference photo (uint8 RGB) -> the "palette" input: its colours' shares of the ab bins."""
-    import cv2
-
     scale = REFERENCE_SIDE / max(rgb.shape[:2])
     if scale < 1:
         rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -314,3 +313,99 @@ def _bin_smoothing(sigma=ab_bins.SMOOTHING_SIGMA):
     squared = ((ab_bins.BINS[:, None, :] - ab_bins.BINS[None, :, :]) ** 2).sum(-1)
     kernel = np.exp(-squared / (2.0 * sigma**2))
     return kernel / kernel.sum(axis=1, keepdims=True)
+
+
+# --- where a hint's colour may go: its object, bounded by the photo's edges ----------------------
+#
+# The priors above spread a hint over 24x24 cells by likeness, so anything alike at that scale takes
+# its colour, across object edges (issue 29). `HintRegions` bounds it afterwards, outside the saved
+# model: each hint's share of the change the network makes (its hinted ab less the ab without the
+# points) is weighted by how easily the pixel is reached from the hint without crossing an edge of the
+# lightness: the geodesic distance on the photo's L at REGION_SIDE px, each step costing
+# 1 + REGION_EDGE_WEIGHT x the L gradient there (L units per pixel), so a strong edge costs as much as a
+# long way; the weight falls as a Gaussian of that distance (REGION_SIGMA, a share of the side). The
+# weights are made at full size by a guided filter steered by the full-size L, so they stop at the
+# photo's own edges. Settings chosen on the validation split with `python benchmarks/hints.py --tune-regions`.
+
+REGION_SIDE = 256  # px: the long side of the lightness the geodesic distance is measured on
+REGION_EDGE_WEIGHT = 5.0  # cost of a step per L unit of gradient, over the step's own 1
+REGION_SIGMA = 0.3  # share of REGION_SIDE: the geodesic distance at which the weight falls to exp(-1/2)
+GUIDE_RADIUS = 2  # px at REGION_SIDE: the guided filter's window radius (scaled to the output's size)
+GUIDE_EPSILON = 1e-3  # the guided filter's regulariser, in (L / 100)^2: edges above about 3 L units steer it
+
+
+def region_lightness(l_channel, side=REGION_SIDE):
+    """L (HxW, [0, 100]) -> L shrunk to at most `side` px on its long side (float32), what regions are measured on."""
+    l_channel = np.asarray(l_channel, np.float32)
+    scale = side / max(l_channel.shape)
+    if scale >= 1:
+        return l_channel
+    size = (max(1, round(l_channel.shape[1] * scale)), max(1, round(l_channel.shape[0] * scale)))
+    return cv2.resize(l_channel, size, interpolation=cv2.INTER_AREA)
+
+
+def step_costs(l_small, edge_weight=REGION_EDGE_WEIGHT):
+    """The cost of a step at each pixel of the small L: 1 + edge_weight x its gradient (L units per px)."""
+    gradient = np.hypot(cv2.Sobel(l_small, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(l_small, cv2.CV_32F, 0, 1, ksize=3)) / 8
+    return 1.0 + edge_weight * gradient
+
+
+def geodesic_distance(costs, row, col):
+    """The least summed cost from (row, col) to every pixel (steps to the 8 neighbours, diagonals by sqrt 2)."""
+    from skimage.graph import MCP_Geometric
+
+    distance, _ = MCP_Geometric(costs).find_costs([(row, col)])
+    return distance.astype(np.float32)
+
+
+def guided_filter(guide, source, radius, epsilon):
+    """He et al.'s guided filter: `source` (HxW) smoothed in windows of `radius` px, edges following `guide` (HxW)."""
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def mean(image):
+        return cv2.boxFilter(image, cv2.CV_32F, size, borderType=cv2.BORDER_REFLECT)
+
+    mean_guide, mean_source = mean(guide), mean(source)
+    variance = mean(guide * guide) - mean_guide * mean_guide
+    slope = (mean(guide * source) - mean_guide * mean_source) / (variance + epsilon)
+    offset = mean_source - slope * mean_guide
+    return mean(slope) * guide + mean(offset)
+
+
+def weight_at_size(weight, l_channel, radius=GUIDE_RADIUS, epsilon=GUIDE_EPSILON):
+    """A weight map at REGION_SIDE -> at the size of `l_channel` (L, [0, 100]), guided by it so that it stops at
+    the photo's edges; in [0, 1]."""
+    height, width = l_channel.shape
+    if weight.shape != (height, width):
+        shrink = weight.shape[0] > height
+        weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    scaled_radius = max(1, round(radius * max(height, width) / REGION_SIDE))
+    guide = np.asarray(l_channel, np.float32) / lab.L_SCALE
+    return np.clip(guided_filter(guide, weight.astype(np.float32), scaled_radius, epsilon), 0.0, 1.0)
+
+
+class HintRegions:
+    """One photo's hint regions: for a point, how much of the change its hint makes each pixel takes.
+
+    The distances from each hinted point are kept (a photo's hints come one click at a time), so a new
+    hint measures only its own."""
+
+    def __init__(self, l_channel, edge_weight=REGION_EDGE_WEIGHT, sigma=REGION_SIGMA):
+        self.image_shape = np.asarray(l_channel).shape
+        self.l_small = region_lightness(l_channel)
+        self.sigma = float(sigma)
+        self.costs = step_costs(self.l_small, edge_weight)
+        self._distances = {}
+
+    def distance(self, x, y):
+        """Geodesic distance (px at the small size) from the image pixel (x, y) to every small pixel."""
+        row, col = cell_of(x, y, self.image_shape, self.l_small.shape)
+        if (row, col) not in self._distances:
+            self._distances[(row, col)] = geodesic_distance(self.costs, row, col)
+        return self._distances[(row, col)]
+
+    def weight(self, points, sigma=None):
+        """The small-size weight (in [0, 1]) of the points' hints together: at each pixel, the nearest's."""
+        scale = (self.sigma if sigma is None else sigma) * max(self.l_small.shape)
+        nearest = np.min([self.distance(x, y) for x, y, _ in points], axis=0)
+        return np.exp(-0.5 * (nearest / scale) ** 2).astype(np.float32)
