@@ -164,25 +164,26 @@ class Colorizer:
     def suggest(self, rgb, x, y, k=8, points=None, reference=None):
         """The k most likely colours at pixel (x, y) of one image, as 8-bit RGB at that pixel's lightness,
         most likely first: the bins of the predicted distribution there (classification models)."""
-        self.check_guidance(points, reference)
+        l_channel = lab.rgb_to_l(rgb)
+        hints.check_points([(x, y, (0, 0, 0))], *l_channel.shape)
+        self.check_size(*l_channel.shape)
+        return PreparedPhoto(self, l_channel).suggest(x, y, k, points, self.palette_of(reference))
+
+    def logits_model(self):
+        """inputs -> bin logits (classification models); InputError for a regression model."""
         if ab_bins.decoding_layer(self.model) is None:
             raise InputError(f"{self.model.name} predicts one colour per pixel (regression): it has no "
                              "distribution to suggest colours from")
         if self._logits_model is None:
             self._logits_model = keras.Model(self.model.inputs, ab_bins.decoding_layer(self.model).input)
-        l_channel = lab.rgb_to_l(rgb)
-        height, width = l_channel.shape
-        hints.check_points([(x, y, (0, 0, 0))], height, width)
-        self.check_size(height, width)
-        l_norm = self._prepare(l_channel)[None]
-        guidance = self.guidance_inputs([0], [l_channel], [points or []], self.palette_of(reference))
-        logits = np.asarray(keras.ops.convert_to_numpy(self._logits_model(self.network_inputs(l_norm, *guidance),
-                                                                          training=False)), np.float32)[0]
-        row, col = hints.cell_of(x, y, (height, width), logits.shape[:2])
-        best_bins = np.argsort(-logits[row, col])[:k]
-        ab_norm = (ab_bins.BINS[best_bins] / lab.AB_SCALE).astype(np.float32)[:, None, :]
-        lightness = np.full((len(best_bins), 1), l_channel[y, x], np.float32)
-        return [tuple(int(c) for c in rgb_row[0]) for rgb_row in lab.merge_l_ab(lightness, ab_norm)]
+        return self._logits_model
+
+    def warm_up(self):
+        """Trace the per-photo and the guided part once, so that a photo's first hint does not wait for it."""
+        side = self.working_size[0] if self.working_size else self.min_side
+        photo = PreparedPhoto(self, np.full((side, side), 50.0, np.float32))
+        if self.takes_hints:
+            photo.ab_norm([(0, 0, (200, 30, 30))])
 
 
 class PreparedPhoto:
@@ -199,6 +200,8 @@ class PreparedPhoto:
         else:
             self.features, automatic = None, colorizer._predict(self.l_norm)
         self.automatic = np.asarray(automatic, np.float32)[0]
+        if colorizer.working_size is None:  # a fully-convolutional model's padding goes
+            self.automatic = self.automatic[: self.l_channel.shape[0], : self.l_channel.shape[1]]
         self._regions = None
         self._guides = {}
 
@@ -213,7 +216,8 @@ class PreparedPhoto:
         colorizer = self.colorizer
         hint_maps, palettes = colorizer.guidance_inputs([0], [self.l_channel], [points], palette)
         if self.features is None:
-            return np.asarray(colorizer._predict(self.l_norm, hint_maps, palettes), np.float32)[0]
+            ab_norm = np.asarray(colorizer._predict(self.l_norm, hint_maps, palettes), np.float32)[0]
+            return ab_norm[: self.l_channel.shape[0], : self.l_channel.shape[1]] if colorizer.working_size is None else ab_norm
         guidance = colorizer.network_inputs(self.l_norm, hint_maps, palettes)
         return np.asarray(predicted(colorizer._parts[1], [*self.features, guidance["hints"], guidance["palette"]]),
                           np.float32)[0]
@@ -231,6 +235,19 @@ class PreparedPhoto:
         weight = hints.weight_at_size(self.regions.weight(points), self.lightness_at(shape))
         base = at_size(base, shape)
         return base + weight[..., None] * (at_size(hinted, shape) - base)
+
+    def suggest(self, x, y, k=8, points=None, palette=None):
+        """The k most likely colours at pixel (x, y), as 8-bit RGB at its lightness, most likely first."""
+        colorizer = self.colorizer
+        colorizer.check_guidance(points, palette)
+        hint_maps, palettes = colorizer.guidance_inputs([0], [self.l_channel], [points or []], palette)
+        inputs = colorizer.network_inputs(self.l_norm, hint_maps, palettes)
+        logits = np.asarray(keras.ops.convert_to_numpy(colorizer.logits_model()(inputs, training=False)), np.float32)[0]
+        row, col = hints.cell_of(x, y, self.l_channel.shape, logits.shape[:2])
+        best_bins = np.argsort(-logits[row, col])[:k]
+        ab_norm = (ab_bins.BINS[best_bins] / lab.AB_SCALE).astype(np.float32)[:, None, :]
+        lightness = np.full((len(best_bins), 1), self.l_channel[y, x], np.float32)
+        return [tuple(int(c) for c in rgb_row[0]) for rgb_row in lab.merge_l_ab(lightness, ab_norm)]
 
     def lightness_at(self, shape):
         """The photo's L at `shape` (kept: a preview asks for the same size again)."""
