@@ -142,12 +142,21 @@ def print_locality(colorizer, photos, seed):
               f"{mean['psnr'] - automatic_psnr:+.2f} | {100 * followed:.0f}% | {100 * reach:.0f}% |")
 
 
-def tune_regions(colorizer, photos, seed):
+REGION_GRID = {  # (edge weight, sigma, lightness sigma, colour sigma, fill): --tune-regions measures each
+    "distance": list(itertools.product((0.0, 2.0, 5.0, 10.0, 20.0), (0.2, 0.4, 0.8, 1.6, 3.2, 6.4), (None,), (None,),
+                                       ("network",))),
+    "lightness and fill": list(itertools.product((2.0, 5.0, 10.0), (0.8, 1.6, 3.2), (None, 10.0, 20.0), (None,),
+                                                 ("network", "shift"))),
+    "lightness and colour": list(itertools.product((0.0, 2.0), (3.2, 6.4), (5.0, 7.0, 10.0), (None, 10.0, 20.0),
+                                                   ("network",))),
+}
+
+
+def tune_regions(colorizer, photos, seed, grid="distance"):
     """Print the grid of HintRegions' settings on `photos` (the validation split) and the one the rule picks.
 
     The network's part is the same at every setting: each photo's hinted ab without regions is computed once
     (inference.PreparedPhoto), and each setting weighs its change anew."""
-    edge_weights, sigmas = (0.0, 2.0, 5.0, 10.0, 20.0), (0.2, 0.4, 0.8, 1.6, 3.2, 6.4)
     rng, cases = np.random.default_rng(seed), []
     colorizer.hint_regions = False
     for rgb in photos:
@@ -156,18 +165,22 @@ def tune_regions(colorizer, photos, seed):
         automatic = photo.ab_norm() * lab.AB_SCALE
         singles = [(point, photo.ab_norm([point]) * lab.AB_SCALE) for point in true_colour_points(rgb, LOCALITY_POINTS, rng)]
         ten = random_points(rgb, 10, rng)
-        cases.append((rgb, l_channel, true_ab, automatic, singles, ten, photo.ab_norm(ten) * lab.AB_SCALE))
+        cases.append((rgb, l_channel, true_ab, automatic, singles, ten, photo.ab_norm(ten) * lab.AB_SCALE, {}))
 
-    def score(edge_weight, sigma):
+    def score(edge_weight, sigma, lightness_sigma, colour_sigma, fill):
         counts, gains, followed = [], [], []
-        for rgb, l_channel, true_ab, automatic, singles, ten, ten_ab in cases:
-            regions = hints.HintRegions(l_channel, edge_weight, sigma) if edge_weight is not None else None
+        for rgb, l_channel, true_ab, automatic, singles, ten, ten_ab, kept_regions in cases:
+            if edge_weight is not None and edge_weight not in kept_regions:  # the distances, kept per edge weight
+                kept_regions[edge_weight] = hints.HintRegions(l_channel, automatic / lab.AB_SCALE, edge_weight)
+            regions = kept_regions.get(edge_weight)
 
             def weighed(points, hinted):
                 if regions is None:
                     return hinted
-                weight = hints.weight_at_size(regions.weight(points), l_channel)[..., None]
-                return automatic + weight * (hinted - automatic)
+                regions.sigma, regions.lightness_sigma, regions.colour_sigma = sigma, lightness_sigma, colour_sigma
+                weights = [hints.weight_at_size(weight, l_channel) for weight in regions.weights(points)]
+                return lab.AB_SCALE * hints.within_regions(automatic / lab.AB_SCALE, hinted / lab.AB_SCALE, weights, points,
+                                                           l_channel.shape, fill)
 
             for point, hinted in singles:
                 counts.append(locality_counts(automatic, weighed([point], hinted), true_ab))
@@ -178,17 +191,17 @@ def tune_regions(colorizer, photos, seed):
         return (*summarise_locality(counts), float(np.mean(gains)), float(np.mean(followed)))
 
     print(f"{len(photos)} validation photos, {LOCALITY_POINTS} true-colour hints each alone, 10 random points")
-    print("| edge weight | sigma | changed | worse | mean ab error gained | 10 points: PSNR gain (dB) | following |\n"
-          "|---|---|---|---|---|---|---|")
+    print("| edge weight | sigma | lightness sigma | colour sigma | fill | changed | worse | mean ab error gained | "
+          "10 points: PSNR gain (dB) | following |\n|---|---|---|---|---|---|---|---|---|---|")
     results = {}
-    for settings in [(None, None), *itertools.product(edge_weights, sigmas)]:
+    for settings in [(None,) * 5, *REGION_GRID[grid]]:
         results[settings] = score(*settings)
         changed, worse, gained, gain, followed = results[settings]
-        names = ("priors alone", "") if settings[0] is None else settings
-        print(f"| {names[0]} | {names[1]} | {100 * changed:.1f}% | {100 * worse:.1f}% | {gained:+.2f} | {gain:+.2f} | "
-              f"{100 * followed:.0f}% |")
+        names = ("priors alone", "", "", "", "") if settings[0] is None else settings
+        print(f"| {' | '.join(map(str, names))} | {100 * changed:.1f}% | {100 * worse:.1f}% | {gained:+.2f} | "
+              f"{gain:+.2f} | {100 * followed:.0f}% |", flush=True)
     print(f"rule: {REGION_RULE}")
-    print(f"chosen: edge weight, sigma = {choose_regions(results)}")
+    print(f"chosen: edge weight, sigma, lightness sigma, colour sigma, fill = {choose_regions(results)}")
 
 
 MAX_WORSE = 0.08  # issue 29's bar: a true-colour hint makes at most this share of the pixels it changes worse
@@ -198,7 +211,7 @@ REGION_RULE = (f"among the settings whose single true-colour hints make at most 
 
 
 def choose_regions(results):
-    """REGION_RULE over {(edge weight, sigma): (changed, worse, gained, PSNR gain, following)}."""
+    """REGION_RULE over {settings: (changed, worse, gained, PSNR gain, following)}."""
     allowed = [s for s, r in results.items() if s[0] is not None and r[1] <= MAX_WORSE and r[4] >= 0.95]
     return max(allowed, key=lambda s: results[s][3]) if allowed else None
 
@@ -247,6 +260,35 @@ def network_seconds(colorizer, photo, repeats=10):
     return float(np.median(times[1:])), photo.shape[:2]
 
 
+def hint_timings(colorizer, photo, repeats=5):
+    """The page's times (shared/web.py), model loaded and its hinted path traced at start (`warm_up`):
+    - a hint update on a 12 MP photo: one more hint, its 1280-px preview made and encoded (median of `repeats`,
+      each a new point);
+    - the first hinted call on a new 1 MP photo: the photo prepared, its first hint and preview (median of
+      `repeats` new photos)."""
+    from shared import web
+
+    colorizer.warm_up()
+    rng, rows = np.random.default_rng(0), []
+    for megapixels, first in ((12, False), (1, True)):
+        scale = np.sqrt(megapixels * 1e6 / (photo.shape[0] * photo.shape[1]))
+        big = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        times, points = [], []
+        prepared = None if first else inference.PreparedPhoto(colorizer, lab.rgb_to_l_fast(big))
+        for _ in range(repeats + (0 if first else 1)):
+            (point,) = random_points(big, 1, rng)
+            start = time.perf_counter()
+            if first:
+                prepared, points = inference.PreparedPhoto(colorizer, lab.rgb_to_l_fast(big)), []
+            points.append((point[0], point[1], (200, 30, 30)))
+            preview = web.render(prepared, {"hints": points})
+            web._png_bytes(preview)
+            times.append(time.perf_counter() - start)
+        times = times if first else times[1:]  # the 12 MP photo's first hint measures its regions' first lightness
+        rows.append((megapixels, big.shape[:2], first, float(np.median(times))))
+    return rows
+
+
 def tune(colorizer, photos, seed):
     """Print the grid --tune measures (the layers read their settings when the model is traced again)."""
     hint_prior, palette_prior = colorizer.model.get_layer("hint_prior"), colorizer.model.get_layer("palette_prior")
@@ -293,11 +335,13 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--tune", action="store_true", help="measure the priors' settings on the validation split")
-    parser.add_argument("--tune-regions", action="store_true",
-                        help="measure the hint regions' settings on the validation split")
+    parser.add_argument("--tune-regions", choices=sorted(REGION_GRID),
+                        help="measure a grid of the hint regions' settings on the validation split")
     parser.add_argument("--locality", action="store_true",
                         help="how far one true-colour hint reaches, the priors alone and with hint regions")
     parser.add_argument("--validation", action="store_true", help="the validation split instead of --input")
+    parser.add_argument("--timing", action="store_true",
+                        help="the page's hint update at 12 MP and first hinted call at 1 MP")
     args = parser.parse_args(argv)
 
     colorizer = inference.load_colorizer(args.model, temperature=args.temperature)
@@ -307,12 +351,17 @@ def main(argv=None):
         if args.tune:
             return tune(colorizer, validation, args.seed)
         if args.tune_regions:
-            return tune_regions(colorizer, validation, args.seed)
+            return tune_regions(colorizer, validation, args.seed, args.tune_regions)
     photos = validation if args.validation else [rgb for _, rgb in data.read_images(data.list_images(args.input))]
     print(f"{len(photos)} photos from {'the validation split' if args.validation else args.input}; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
     if args.locality:
         return print_locality(colorizer, photos, args.seed)
+    if args.timing:
+        for megapixels, (height, width), first, seconds in hint_timings(colorizer, photos[0]):
+            what = "first hinted call on a new photo (prepared, hinted, preview)" if first else "hint update (preview)"
+            print(f"{megapixels} MP ({width}x{height}): {what}: {seconds:.3f} s (median of 5)")
+        return None
     print("| hint points | PSNR (dB) | AuC (%) | hinted pixels within 10 of the hint |\n|---|---|---|---|")
     for count in args.points:
         mean, followed = measure(colorizer, photos, count, args.seed)

@@ -330,6 +330,9 @@ def _bin_smoothing(sigma=ab_bins.SMOOTHING_SIGMA):
 REGION_SIDE = 256  # px: the long side of the lightness the geodesic distance is measured on
 REGION_EDGE_WEIGHT = 5.0  # cost of a step per L unit of gradient, over the step's own 1
 REGION_SIGMA = 0.3  # share of REGION_SIDE: the geodesic distance at which the weight falls to exp(-1/2)
+REGION_FILL = "network"  # what a region takes: the network's change ("network") or its hint's ("shift")
+REGION_COLOUR_SIGMA = None  # ab units: automatic colours this far apart divide the weight by sqrt(e)
+REGION_LIGHTNESS_SIGMA = None  # L units: a lightness this far from the hinted pixel's divides the weight by sqrt(e)
 GUIDE_RADIUS = 2  # px at REGION_SIDE: the guided filter's window radius (scaled to the output's size)
 GUIDE_EPSILON = 1e-3  # the guided filter's regulariser, in (L / 100)^2: edges above about 3 L units steer it
 
@@ -384,16 +387,40 @@ def weight_at_size(weight, l_channel, radius=GUIDE_RADIUS, epsilon=GUIDE_EPSILON
     return np.clip(guided_filter(guide, weight.astype(np.float32), scaled_radius, epsilon), 0.0, 1.0)
 
 
+def within_regions(base, hinted, weights, points, image_shape, fill=REGION_FILL):
+    """The colours the points' hints give within their regions (ab_norm, HxWx2): `base` the
+    colours without the points, `hinted` the network's with them, `weights` each point's at that size
+    (`HintRegions.weights`, then `weight_at_size`), the points in the image's pixels (image_shape):
+    - fill "network": the network's change, by the strongest region's weight there;
+    - fill "shift": each point moves its region by its colour less the colour `base` had at it, the regions'
+      moves mixed by their weights where they overlap."""
+    if fill == "network":
+        return base + np.max(weights, axis=0)[..., None] * (hinted - base)
+    moved, total = np.zeros_like(base), np.zeros(base.shape[:2], np.float32)
+    for weight, (x, y, colour) in zip(weights, points):
+        row, col = cell_of(x, y, image_shape, base.shape[:2])
+        moved += weight[..., None] * (colour_ab_norm(colour) - base[row, col])
+        total += weight
+    return base + moved / np.maximum(total, 1.0)[..., None]
+
+
 class HintRegions:
     """One photo's hint regions: for a point, how much of the change its hint makes each pixel takes.
 
     The distances from each hinted point are kept (a photo's hints come one click at a time), so a new
     hint measures only its own."""
 
-    def __init__(self, l_channel, edge_weight=REGION_EDGE_WEIGHT, sigma=REGION_SIGMA):
+    def __init__(self, l_channel, automatic_ab_norm=None, edge_weight=REGION_EDGE_WEIGHT, sigma=REGION_SIGMA,
+                 lightness_sigma=REGION_LIGHTNESS_SIGMA, colour_sigma=REGION_COLOUR_SIGMA):
         self.image_shape = np.asarray(l_channel).shape
         self.l_small = region_lightness(l_channel)
+        self.ab_small = None  # the automatic colours (ab units) at the small size, for the colour term
+        if automatic_ab_norm is not None:
+            size = self.l_small.shape[::-1]
+            self.ab_small = cv2.resize(np.asarray(automatic_ab_norm, np.float32), size, interpolation=cv2.INTER_AREA) * lab.AB_SCALE
         self.sigma = float(sigma)
+        self.lightness_sigma = lightness_sigma
+        self.colour_sigma = colour_sigma
         self.costs = step_costs(self.l_small, edge_weight)
         self._distances = {}
 
@@ -404,8 +431,22 @@ class HintRegions:
             self._distances[(row, col)] = geodesic_distance(self.costs, row, col)
         return self._distances[(row, col)]
 
-    def weight(self, points, sigma=None):
-        """The small-size weight (in [0, 1]) of the points' hints together: at each pixel, the nearest's."""
-        scale = (self.sigma if sigma is None else sigma) * max(self.l_small.shape)
-        nearest = np.min([self.distance(x, y) for x, y, _ in points], axis=0)
-        return np.exp(-0.5 * (nearest / scale) ** 2).astype(np.float32)
+    def weights(self, points):
+        """Each point's small-size weight (in [0, 1]): Gaussians of the geodesic distance from it, of the gap
+        between each pixel's lightness and its (lightness sigma) and of the gap between their automatic colours
+        (colour sigma, given the automatic colours), multiplied."""
+        scale = self.sigma * max(self.l_small.shape)
+        weights = []
+        for x, y, _ in points:
+            row, col = cell_of(x, y, self.image_shape, self.l_small.shape)
+            exponent = (self.distance(x, y) / scale) ** 2
+            if self.lightness_sigma is not None:
+                exponent += ((self.l_small - self.l_small[row, col]) / self.lightness_sigma) ** 2
+            if self.colour_sigma is not None and self.ab_small is not None:
+                exponent += ((self.ab_small - self.ab_small[row, col]) ** 2).sum(-1) / self.colour_sigma**2
+            weights.append(np.exp(-0.5 * exponent).astype(np.float32))
+        return weights
+
+    def weight(self, points):
+        """The small-size weight (in [0, 1]) of the points' hints together: at each pixel, the strongest."""
+        return np.max(self.weights(points), axis=0)
