@@ -144,6 +144,16 @@ def test_a_photo_is_colorized_at_its_own_size(server):
     assert mean_chroma(body) > 3  # colour, from the lightness alone
 
 
+def test_a_large_photo_is_shown_as_a_preview_and_downloads_at_full_size_with_its_hints(server):
+    _, photo = upload(server, gray_png_bytes(700, 1300), "wide.png")  # 0.91 MP, under the test server's limit
+    hint = [{"x": 650, "y": 350, "color": "#c81e1e"}]
+    sizes = {full: Image.open(__import__("io").BytesIO(colorize(server, photo["id"], hints=hint, full=full)[1])).size
+             for full in (False, True)}
+    assert sizes == {False: (1280, 689), True: (1300, 700)}
+    status, body = colorize(server, photo["id"], hints=[{"x": 1300, "y": 0, "color": "#c81e1e"}])
+    assert status == 400 and "outside the 1300x700 image" in json.loads(body)["error"]
+
+
 def test_lower_temperature_gives_more_vivid_colour(server):
     _, photo = upload(server, PHOTO.read_bytes(), "dune.jpg")
     chroma = {t: mean_chroma(colorize(server, photo["id"], temperature=t)[1]) for t in (0.1, 1.0)}
