@@ -149,6 +149,8 @@ REGION_GRID = {  # (edge weight, sigma, lightness sigma, colour sigma, fill): --
                                                  ("network", "shift"))),
     "lightness and colour": list(itertools.product((0.0, 2.0), (3.2, 6.4), (5.0, 7.0, 10.0), (None, 10.0, 20.0),
                                                    ("network",))),
+    "edges as barriers": [*itertools.product((0.0, 20.0, 100.0), (6.4,), (10.0, 12.0, 14.0), (20.0, 30.0, None), ("network",)),
+                          *itertools.product((0.0,), (3.2,), (10.0, 12.0, 14.0), (20.0, 30.0, None), ("network",))],
 }
 
 

@@ -179,11 +179,14 @@ class Colorizer:
         return self._logits_model
 
     def warm_up(self):
-        """Trace the per-photo and the guided part once, so that a photo's first hint does not wait for it."""
+        """Trace the per-photo and the guided part once and make the suggestions' model, so that a photo's first
+        hint and first click do not wait for them."""
         side = self.working_size[0] if self.working_size else self.min_side
         photo = PreparedPhoto(self, np.full((side, side), 50.0, np.float32))
         if self.takes_hints:
             photo.ab_norm([(0, 0, (200, 30, 30))])
+        if ab_bins.decoding_layer(self.model) is not None:
+            photo.suggest(0, 0)
 
 
 class PreparedPhoto:

@@ -427,7 +427,7 @@ def _warm_up(model, network):
     """Load the default model and trace its per-photo and hinted paths before the first photo comes, so that
     the first photo and its first hint answer at once."""
     with contextlib.suppress(Exception), network:
-        colorize.colorizer(model).warm_up()
+        colorize.colorizer(model, None).warm_up()  # the arguments as PreparedPhotos gives them: the same cached one
 
 
 class Server(uvicorn.Server):

@@ -3,6 +3,7 @@ installs it) driven by Playwright against `python shared/app.py`. Writes docs/ap
 
 import base64
 import io
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -173,6 +174,23 @@ def test_click_pick_a_suggested_colour_and_the_colour_there_changes(visit, tmp_p
     assert np.linalg.norm(ab_at(after, x, y) - target) < 0.5 * np.linalg.norm(ab_at(before, x, y) - target)
     assert visit.page.locator("#hints li").count() == 1
     visit.page.screenshot(path=str(SCREENSHOT))
+
+
+def test_a_click_hint_on_a_12_megapixel_upload_updates_the_preview_within_a_second(visit, tmp_path):
+    scan = tmp_path / "scan.jpg"
+    Image.open(PHOTO).convert("L").resize((4000, 3000), Image.BICUBIC).save(scan, quality=90)
+    visit.open_file(scan)
+    assert as_rgb(visit.wait_for_result()).shape == (960, 1280, 3)  # the preview, not the 12 MP result
+    visit.page.click("#input-image", position={"x": 300, "y": 200})
+    visit.page.wait_for_selector("#suggestions .swatch")
+    shown = visit.result_src()
+    start = time.perf_counter()
+    visit.page.click("#suggestions .swatch >> nth=0")
+    visit.wait_for_result(shown)
+    seconds = time.perf_counter() - start
+    print(f"12 MP upload: hint clicked to preview shown in {seconds:.2f} s ({visit.page.text_content('#status')})")
+    assert seconds <= 1.0
+    assert visit.page.eval_on_selector("#change-layer", "layer => layer.classList.contains('fading')")
 
 
 def test_a_clip_is_colorized_into_a_video_that_plays(visit, tmp_path):
