@@ -263,32 +263,30 @@ def network_seconds(colorizer, photo, repeats=10):
 
 
 def hint_timings(colorizer, photo, repeats=5):
-    """The page's times (shared/web.py), model loaded and its hinted path traced at start (`warm_up`):
-    - a hint update on a 12 MP photo: one more hint, its 1280-px preview made and encoded (median of `repeats`,
-      each a new point);
-    - the first hinted call on a new 1 MP photo: the photo prepared, its first hint and preview (median of
-      `repeats` new photos)."""
+    """The page's times (shared/web.py), model loaded and its hinted path traced at start (`warm_up`), each the
+    median of `repeats`: a photo of 12 MP, then of 1 MP, made from `photo`, prepared and shown as the page does
+    on upload; then, each time with one more hint (a new random point), the hint's preview made and encoded:
+    {megapixels: (shape, [first hint's seconds, ...], [later hints' seconds, ...])}."""
     from shared import web
 
     colorizer.warm_up()
-    rng, rows = np.random.default_rng(0), []
-    for megapixels, first in ((12, False), (1, True)):
+    rng, timings = np.random.default_rng(0), {}
+    for megapixels in (12, 1):
         scale = np.sqrt(megapixels * 1e6 / (photo.shape[0] * photo.shape[1]))
         big = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        times, points = [], []
-        prepared = None if first else inference.PreparedPhoto(colorizer, lab.rgb_to_l_fast(big))
-        for _ in range(repeats + (0 if first else 1)):
-            (point,) = random_points(big, 1, rng)
-            start = time.perf_counter()
-            if first:
-                prepared, points = inference.PreparedPhoto(colorizer, lab.rgb_to_l_fast(big)), []
-            points.append((point[0], point[1], (200, 30, 30)))
-            preview = web.render(prepared, {"hints": points})
-            web._png_bytes(preview)
-            times.append(time.perf_counter() - start)
-        times = times if first else times[1:]  # the 12 MP photo's first hint measures its regions' first lightness
-        rows.append((megapixels, big.shape[:2], first, float(np.median(times))))
-    return rows
+        firsts, laters = [], []
+        for _ in range(repeats):
+            prepared = inference.PreparedPhoto(colorizer, lab.rgb_to_l_fast(big))
+            web._bmp_bytes(web.render(prepared, {}))  # the upload's automatic preview
+            points = []
+            for seconds in (firsts, laters):
+                (point,) = random_points(big, 1, rng)
+                points.append((point[0], point[1], (200, 30, 30)))
+                start = time.perf_counter()
+                web._bmp_bytes(web.render(prepared, {"hints": points}))
+                seconds.append(time.perf_counter() - start)
+        timings[megapixels] = (big.shape[:2], firsts, laters)
+    return timings
 
 
 def tune(colorizer, photos, seed):
@@ -360,9 +358,10 @@ def main(argv=None):
     if args.locality:
         return print_locality(colorizer, photos, args.seed)
     if args.timing:
-        for megapixels, (height, width), first, seconds in hint_timings(colorizer, photos[0]):
-            what = "first hinted call on a new photo (prepared, hinted, preview)" if first else "hint update (preview)"
-            print(f"{megapixels} MP ({width}x{height}): {what}: {seconds:.3f} s (median of 5)")
+        print("| photo | first hint on a photo shown (s) | a second hint (s) |\n|---|---|---|")
+        for megapixels, ((height, width), firsts, laters) in hint_timings(colorizer, photos[0]).items():
+            print(f"| {megapixels} MP ({width}x{height}) | {np.median(firsts):.3f} | {np.median(laters):.3f} |")
+        print("each the median of 5: the hint's 1280-px preview made and encoded, as the page does")
         return None
     print("| hint points | PSNR (dB) | AuC (%) | hinted pixels within 10 of the hint |\n|---|---|---|---|")
     for count in args.points:

@@ -127,7 +127,7 @@ def assert_still_serving(server):
     status, photo = upload(server, gray_png_bytes(), "after.png")
     assert status == 200
     status, body = colorize(server, photo["id"])
-    assert status == 200 and body.startswith(b"\x89PNG")
+    assert status == 200 and body.startswith(b"BM")
 
 
 # --- photos ---------------------------------------------------------------------------------------
@@ -139,9 +139,13 @@ def test_a_photo_is_colorized_at_its_own_size(server):
     assert photo["kind"] == "image" and (photo["width"], photo["height"]) == (512, 320)
     status, body = colorize(server, photo["id"])
     assert status == 200
-    result = Image.open(__import__("io").BytesIO(body))
-    assert result.format == "PNG" and result.size == (512, 320)
+    preview = Image.open(__import__("io").BytesIO(body))
+    assert preview.format == "BMP" and preview.size == (512, 320)  # the preview: quick to make, and lossless
     assert mean_chroma(body) > 3  # colour, from the lightness alone
+    status, body = colorize(server, photo["id"], full=True)
+    result = Image.open(__import__("io").BytesIO(body))
+    assert status == 200 and result.format == "PNG" and result.size == (512, 320)
+    np.testing.assert_array_equal(np.asarray(result), np.asarray(preview))
 
 
 def test_a_large_photo_is_shown_as_a_preview_and_downloads_at_full_size_with_its_hints(server):
@@ -166,7 +170,7 @@ def test_the_models_offered_are_the_shipped_tiers_and_another_is_refused(server)
     assert status == 200 and {"beta", "full_version"} <= set(offered["models"]) and offered["default"] == "full_version"
     _, photo = upload(server, PHOTO.read_bytes(), "dune.jpg")
     status, body = colorize(server, photo["id"], model="full_version")
-    assert status == 200 and body.startswith(b"\x89PNG")
+    assert status == 200 and body.startswith(b"BM")
     status, body = colorize(server, photo["id"], model="/etc/passwd")
     assert status == 400 and "unknown model" in json.loads(body)["error"]
 
