@@ -328,11 +328,11 @@ def _bin_smoothing(sigma=ab_bins.SMOOTHING_SIGMA):
 # photo's own edges. Settings chosen on the validation split with `python benchmarks/hints.py --tune-regions`.
 
 REGION_SIDE = 256  # px: the long side of the lightness the geodesic distance is measured on
-REGION_EDGE_WEIGHT = 0.0  # cost of a step per L unit of gradient, over the step's own 1
-REGION_SIGMA = 6.4  # share of REGION_SIDE: the geodesic distance at which the weight falls to exp(-1/2)
+REGION_EDGE_WEIGHT = 20.0  # cost of a step per L unit of gradient, over the step's own 1
+REGION_SIGMA = 9.0  # share of REGION_SIDE: the geodesic distance at which the weight falls to exp(-1/2)
 REGION_FILL = "network"  # what a region takes: the network's change ("network") or its hint's ("shift")
-REGION_COLOUR_SIGMA = 20.0  # ab units: automatic colours this far apart divide the weight by sqrt(e)
-REGION_LIGHTNESS_SIGMA = 14.0  # L units: a lightness this far from the hinted pixel's divides the weight by sqrt(e)
+REGION_COLOUR_SIGMA = 15.0  # ab units: automatic colours this far apart divide the weight by sqrt(e)
+REGION_LIGHTNESS_SIGMA = 18.0  # L units: a lightness this far from the hinted pixel's divides the weight by sqrt(e)
 GUIDE_RADIUS = 2  # px at REGION_SIDE: the guided filter's window radius (scaled to the output's size)
 GUIDE_EPSILON = 1e-3  # the guided filter's regulariser, in (L / 100)^2: edges above about 3 L units steer it
 
