@@ -3,7 +3,8 @@
     python -m shared.batch --input DIR_OR_LIST... --output DIR [--engine local|ray] [--address auto|ray://host:port]
 
 Each input image becomes <output>/<its path under its input>.png, the PNG `test.py` writes for the
-same model (same names, same pixels). Every output is written under a hidden temporary name and
+same model (same names, same pixels), 16-bit for a 16-bit input, with the input's EXIF, XMP and ICC
+profile and the model named in EXIF Software (shared/photo_files.py). Every output is written under a hidden temporary name and
 moved into place, so an output that exists is complete: a rerun skips it (`--overwrite` redoes it),
 and a job killed at any moment loses only the images it was working on. The temporary files a
 killed job leaves are removed by the next run. Files that cannot be colorized are listed with the
@@ -28,14 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm.auto import tqdm
 
-from shared import accel, cli, commands, data, inference
+from shared import accel, cli, commands, data, inference, photo_files
 from shared.data import InputError
 
 FAILURES_FILE = "failures.csv"
-PARTIAL_SUFFIX = ".partial"  # hidden files `.<name>.<pid>.partial` beside each output while it is written
+PARTIAL_SUFFIX = photo_files.PARTIAL_SUFFIX  # hidden files `.<name>.<pid>.partial` beside each output while it is written
 READ_TASK_CPUS = 0.5  # what each Ray read task asks for; the actors share the rest
 RAY_EXTRA_HINT = 'pip install -e ".[ray]"'
 
@@ -144,11 +144,11 @@ def write_failures(output, failures):
 
 
 def read_batch(batch):
-    """Add each image's uint8 RGB ("rgb", 0x0 when unreadable) and why it could not be read ("error", "" if it could)."""
+    """Add each image's RGB ("rgb", uint8 or uint16 for a 16-bit file; 0x0 when unreadable) and why it could not be read ("error", "" if it could)."""
     rgbs, errors = np.empty(len(batch["image"]), dtype=object), []
     for i, path in enumerate(batch["image"]):
         try:
-            rgbs[i], error = data.read_rgb(path), ""
+            rgbs[i], error = photo_files.read_photo(path).pixels, ""  # 16-bit files stay 16-bit
         except InputError as failure:
             rgbs[i], error = np.zeros((0, 0, 3), np.uint8), str(failure)
         errors.append(error)
@@ -162,29 +162,25 @@ def colorize_batch(colorizer, batch):
         if not errors[i] and min(rgb.shape[:2]) < colorizer.min_side:
             errors[i] = f"{rgb.shape[1]}x{rgb.shape[0]} px is below the model's {colorizer.min_side} px minimum"
     ready = [i for i, error in enumerate(errors) if not error]
+    software = photo_files.software_tag(colorizer.model.name)
     for i, result in zip(ready, colorizer.colorize([batch["rgb"][i] for i in ready])):
         try:
-            write_png(result, batch["result"][i])
+            write_png(result, batch["result"][i], batch["image"][i], software)
         except OSError as failure:
             errors[i] = f"cannot write {batch['result'][i]} ({failure.strerror or failure})"
     return {"image": np.asarray(batch["image"]), "error": np.array(errors, dtype=object)}
 
 
-def write_png(rgb, path):
-    """Write the PNG under a hidden temporary name beside `path`, then move it into place: `path` is
-    either absent or complete, whenever the process is stopped."""
+def write_png(rgb, path, source=None, software=None):
+    """Write the PNG (16-bit for a uint16 result) with `source`'s metadata under a hidden temporary name beside
+    `path`, then move it into place: `path` is either absent or complete, whenever the process is stopped."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = _partial_name(path)
-    try:
-        Image.fromarray(rgb).save(partial, format="PNG")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    photo_files.write_photo(rgb, path, source, software)
 
 
 def _partial_name(path):
-    return path.with_name(f".{path.name}.{os.getpid()}{PARTIAL_SUFFIX}")
+    return photo_files.partial_name(path)
 
 
 def _batches(todo, batch_size):

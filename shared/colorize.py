@@ -2,6 +2,7 @@
 
     from shared import colorize
     rgb = colorize.image("old_photo.jpg")                        # uint8 RGB, the photo's size (shipped full_version)
+    colorize.image_file("scan.tif", "scan_colour.tif")           # 16-bit in, 16-bit out, EXIF/XMP/ICC carried
     rgb = colorize.image(gray_array, model="beta", temperature=0.4)
     rgb = colorize.image("old_photo.jpg", hints=[(120, 40, (58, 123, 213))], reference="sea.jpg")
     colorize.suggest("old_photo.jpg", 120, 40)                   # the 8 likeliest colours at that pixel
@@ -9,15 +10,17 @@
 
 `model` is a tier name (your own models/<tier>.keras, else the shipped
 <tier>/pretrained.keras) or a .keras path. Only the input's lightness is used:
-a colour photo is colorized from its grayscale version.
+a colour photo is colorized from its grayscale version. A 16-bit file or uint16
+array gives uint16 RGB, its own 16-bit lightness kept (shared/photo_files.py).
 """
 
 import os
+from pathlib import Path
 from functools import lru_cache
 
 import numpy as np
 
-from shared import cli, data, inference
+from shared import cli, data, inference, photo_files
 from shared import hints as hints_module
 from shared import video as video_module
 
@@ -29,9 +32,9 @@ def colorizer(model=cli.DEFAULT_MODEL, temperature=None, batch_size=8):
 
 
 def image(source, model=cli.DEFAULT_MODEL, temperature=None, hints=None, reference=None):
-    """A photo -> its colorized version, uint8 RGB of the same height and width.
+    """A photo -> its colorized version, uint8 RGB of the same height and width (uint16 for a 16-bit source).
 
-    `source`: an image file, or an array: HxW grayscale or HxWx3 RGB, uint8 or float in [0, 1].
+    `source`: an image file, or an array: HxW grayscale or HxWx3 RGB, uint8, uint16 or float in [0, 1].
     `temperature`: for classification models, lower is more vivid, higher calmer.
     `hints`: colours the user wants, [(x, y, (r, g, b)), ...], x the column and y the row in the
     source's pixels, 8-bit RGB (its chroma is used, at that pixel's own lightness).
@@ -48,6 +51,16 @@ def images(sources, model=cli.DEFAULT_MODEL, temperature=None, hints=None, refer
     points = [_checked(hints, rgb) for rgb in rgbs] if hints else None
     reference = None if reference is None else _as_rgb(reference)
     return colorizer(model, temperature).colorize(rgbs, points, reference)
+
+
+def image_file(source, output, model=cli.DEFAULT_MODEL, temperature=None, hints=None, reference=None):
+    """Colorize the photo file `source` into the file `output` (its suffix says the format: .png or .tif keep a
+    16-bit source's 16 bits), carrying the source's EXIF, IPTC, XMP and ICC profile and naming the model in EXIF
+    Software. Options as in `image`. Returns `output` as a Path."""
+    photo = photo_files.read_photo(source)
+    result = image(photo.pixels, model, temperature, hints, reference)
+    photo_files.write_photo(result, output, photo, photo_files.software_tag(model))
+    return Path(output)
 
 
 def suggest(source, x, y, k=8, model=cli.DEFAULT_MODEL, hints=None, reference=None, temperature=None):
@@ -71,7 +84,7 @@ def video(source, output=None, model=cli.DEFAULT_MODEL, **options):
 
 def _as_rgb(source):
     if isinstance(source, (str, os.PathLike)):
-        return data.read_rgb(source)
+        return photo_files.read_photo(source).pixels
     array = np.asarray(source)
     if array.ndim == 2:
         array = np.repeat(array[..., None], 3, axis=-1)

@@ -13,11 +13,10 @@ from pathlib import Path, PurePosixPath
 
 import keras
 import numpy as np
-from PIL import Image
 from tqdm.auto import tqdm
 
-from shared import ab_bins, accel, cli, data, figures, hints, inference, lab, metrics, training
-from shared.data import InputError, input_labels, list_images, read_images, read_rgb
+from shared import ab_bins, accel, cli, data, figures, hints, inference, lab, metrics, photo_files, training
+from shared.data import InputError, input_labels, list_images, read_rgb
 
 
 FIGURE_ROWS = 16  # at most this many images in the comparison figure
@@ -50,9 +49,11 @@ def check_output_folder(output, sources, inputs, written, flag="--output"):
     cli.writable_folder(output, flag)
 
 
-def save_png(rgb, path):
+def save_png(rgb, path, source=None, software=None):
+    """Write a result (its suffix says the format; uint16: 16-bit) with `source`'s metadata and `software` named
+    in it: `shared.photo_files.write_photo`, into a folder made if needed."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rgb).save(path)
+    photo_files.write_photo(rgb, path, source, software)
 
 
 def build_test_parser(tier, default_input):
@@ -118,13 +119,14 @@ def run_test(tier, default_input, argv=None, colorizer=None):
     rows, figure_rows = [], []
     with tqdm(total=len(paths), unit="image", dynamic_ncols=True) as bar:
         for start in range(0, len(paths), args.batch_size):
-            readable = list(read_images(paths[start : start + args.batch_size]))  # broken files: warned, skipped
-            chunk, originals = [p for p, _ in readable], [rgb for _, rgb in readable]
+            readable = list(photo_files.read_photos(paths[start : start + args.batch_size]))  # broken files: warned, skipped
+            chunk, originals = [p for p, _ in readable], [photo.pixels for _, photo in readable]  # 16-bit stays
             bar.update(len(paths[start : start + args.batch_size]) - len(readable))
             chunk_points = None if points is None else [hints.check_points(points, *o.shape[:2]) for o in originals]
             results = colorizer.colorize(originals, chunk_points, reference)
             for path, original, result in zip(chunk, originals, results):
-                save_png(result, args.output / names[path])
+                save_png(result, args.output / names[path], path, photo_files.software_tag(args.model))
+                result, original = photo_files.as_8_bits(result), photo_files.as_8_bits(original)  # measured in 8 bits
                 gray = lab.gray_rgb(original)
                 row = {"image": labels[path], **metrics.image_metrics(result, original), "psnr_grayscale": metrics.psnr(gray, original)}
                 rows.append(row)

@@ -1,6 +1,7 @@
 """`colorize`, the installed command: a photo, a folder of photos or a video in, colour out; or the page.
 
-    colorize old_photo.jpg                      # -> old_photo_colorized.png beside it
+    colorize old_photo.jpg                      # -> old_photo_colorized.png beside it, its EXIF kept
+    colorize scan.tif                           # -> scan_colorized.tif, 16-bit for a 16-bit scan
     colorize scans/ -o scans_colour/            # every photo in the folder (sub-folders too)
     colorize film.mp4 --model full_version      # a video, by its type -> film_colorized.mp4
     colorize photo.jpg --hints hints.json --reference palette.jpg
@@ -31,7 +32,8 @@ def build_parser():
     )
     parser.add_argument("input", type=Path, help="photo, folder of photos, or video file")
     parser.add_argument("-o", "--output", type=Path,
-                        help="a photo's .png (default: <input>_colorized.png beside it), a folder's output folder "
+                        help="a photo's .png or .tif (default: <input>_colorized.png beside it, .tif for a TIFF; "
+                             "16 bits for a 16-bit photo), a folder's output folder "
                              "(default: <folder>_colorized), a video's .mp4/.mkv/.avi (default: <input>_colorized.mp4)")
     parser.add_argument("--model", default=cli.DEFAULT_MODEL,
                         help="tier name (full_version, beta, alpha) or .keras path (default: %(default)s)")
@@ -71,21 +73,20 @@ def input_kind(path):
 
 
 def colorize_photo(args):
-    from shared import colorize, commands, data, hints
+    from shared import colorize, data, hints, photo_files
 
-    output = args.output or args.input.with_name(f"{args.input.stem}_colorized.png")
+    output = args.output or args.input.with_name(f"{args.input.stem}_colorized{photo_files.result_suffix(args.input)}")
     if output.suffix.lower() not in data.IMAGE_EXTENSIONS:
         raise InputError(f"-o {output}: give an image file name ({', '.join(data.IMAGE_EXTENSIONS)})")
     if output.resolve() == args.input.resolve():
         raise InputError(f"-o {output} would overwrite the input")
     cli.writable_file(output, "-o")
-    rgb = data.read_rgb(args.input)
     options = {}
     if args.hints:  # checked against the photo's size by colorize.image
         options["hints"] = hints.read_photo_hints(args.hints)
     if args.reference:
         options["reference"] = str(args.reference)
-    commands.save_png(colorize.image(rgb, model=args.model, temperature=args.temperature, **options), output)
+    colorize.image_file(args.input, output, model=args.model, temperature=args.temperature, **options)
     print(f"wrote {output}")
     return 0
 
@@ -93,7 +94,7 @@ def colorize_photo(args):
 def colorize_folder(args):
     from tqdm.auto import tqdm
 
-    from shared import colorize, commands, data
+    from shared import colorize, commands, data, photo_files
 
     output = args.output or args.input.with_name(f"{args.input.name}_colorized")
     paths = data.list_images(args.input)
@@ -102,10 +103,12 @@ def colorize_folder(args):
     written = 0
     with tqdm(total=len(paths), unit="photo", dynamic_ncols=True) as bar:
         for start in range(0, len(paths), BATCH):
-            readable = dict(data.read_images(paths[start : start + BATCH]))  # broken files: warned, skipped
-            results = colorize.images(list(readable.values()), model=args.model, temperature=args.temperature)
+            readable = dict(photo_files.read_photos(paths[start : start + BATCH]))  # broken files: warned, skipped
+            results = colorize.images([photo.pixels for photo in readable.values()], model=args.model,
+                                      temperature=args.temperature)
             for path, result in zip(readable, results):
-                commands.save_png(result, output / names[paths.index(path)])
+                commands.save_png(result, output / names[paths.index(path)], readable[path],
+                                  photo_files.software_tag(args.model))
             written += len(readable)
             bar.update(len(paths[start : start + BATCH]))
     print(f"wrote {written} of {len(paths)} photos to {output}")

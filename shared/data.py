@@ -38,13 +38,17 @@ def read_rgb(path):
     """
     try:
         with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            if image.mode in WIDE_GRAY_MODES:
-                gray = _gray_to_uint8(np.asarray(image), image.mode)
-                return np.repeat(gray[..., None], 3, axis=-1)
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+            return pillow_rgb(ImageOps.exif_transpose(image))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise InputError(f"cannot read {path} as an image ({error})") from error
+
+
+def pillow_rgb(image):
+    """An opened Pillow image -> uint8 RGB HxWx3, each mode as `read_rgb` documents."""
+    if image.mode in WIDE_GRAY_MODES:
+        gray = _gray_to_uint8(np.asarray(image), image.mode)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
 WIDE_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # one channel, more than 8 bits

@@ -155,11 +155,12 @@ class Colorizer:
         return l_norm[..., None]
 
     def colorize(self, rgb_images, points=None, reference=None):
-        """Colour or grayscale RGB images -> colorized uint8 RGB; only their lightness is used.
-        `points` and `reference` as in `predict_ab`."""
+        """Colour or grayscale RGB images -> colorized RGB, uint8, or uint16 for uint16 images (their own
+        16-bit L kept); only their lightness is used. `points` and `reference` as in `predict_ab`."""
         l_channels = [lab.rgb_to_l(rgb) for rgb in rgb_images]
         ab_norms = self.predict_ab(l_channels, points, reference)
-        return [lab.merge_l_ab(l, ab) for l, ab in zip(l_channels, ab_norms)]
+        return [lab.merge_l_ab(l, ab, bits=16 if np.asarray(rgb).dtype == np.uint16 else 8)
+                for l, ab, rgb in zip(l_channels, ab_norms, rgb_images)]
 
     def suggest(self, rgb, x, y, k=8, points=None, reference=None):
         """The k most likely colours at pixel (x, y) of one image, as 8-bit RGB at that pixel's lightness,

@@ -28,7 +28,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 from PIL import Image
 
-from shared import cli, colorize, data, hints, inference, lab
+from shared import cli, colorize, data, hints, inference, lab, photo_files
 from shared.data import InputError
 
 PAGE = Path(__file__).with_name("app_page")
@@ -226,27 +226,30 @@ class PreparedPhotos:
         self.workspace, self.kept, self.photos = workspace, kept, {}
 
     def get(self, upload_id, model, temperature):
+        """(the PreparedPhoto, a photo_files.Photo of one pixel: the file's depth and metadata)."""
         key = (upload_id, model, temperature)
         if key not in self.photos:
-            rgb = data.read_rgb(self.workspace.path_of(upload_id))
+            read = photo_files.read_photo(self.workspace.path_of(upload_id))  # a 16-bit upload stays 16-bit
             colorizer = colorize.colorizer(model, temperature)
-            colorizer.check_size(*rgb.shape[:2])
-            self.photos[key] = inference.PreparedPhoto(colorizer, lab.rgb_to_l_fast(rgb))
+            colorizer.check_size(*read.pixels.shape[:2])
+            source = photo_files.Photo(read.pixels[:1, :1], read.path, read.icc)  # its depth and metadata, for the download
+            self.photos[key] = (inference.PreparedPhoto(colorizer, lab.rgb_to_l(read.pixels)), source)
             while len(self.photos) > self.kept:
                 self.photos.pop(next(iter(self.photos)))
         self.photos[key] = self.photos.pop(key)  # the latest used last
         return self.photos[key]
 
 
-def render(photo, given, full=False):
-    """A prepared photo with `guidance`'s hints and reference -> uint8 RGB: the preview, or the full size."""
+def render(photo, given, full=False, bits=8):
+    """A prepared photo with `guidance`'s hints and reference -> RGB: the preview (uint8), or the full size in
+    `bits` (8: uint8, 16: uint16)."""
     colorizer, (height, width) = photo.colorizer, photo.l_channel.shape
     points = hints.check_points(given.get("hints"), height, width)
     reference = given.get("reference")
     colorizer.check_guidance(points, reference)
     shape = (height, width) if full else preview_shape(height, width)
     ab_norm = photo.ab_norm(points, colorizer.palette_of(reference), shape)
-    return lab.merge_l_ab(photo.lightness_at(shape), ab_norm, fast=True)
+    return lab.merge_l_ab(photo.lightness_at(shape), ab_norm, bits=bits if full else 8)
 
 
 # --- video jobs ---------------------------------------------------------------------------------
@@ -356,14 +359,17 @@ def create_app(workspace, default_model=cli.DEFAULT_MODEL, limits=None):
 
     @app.post("/api/colorize")
     def colorize_photo(request: dict):
-        """The photo's preview (at most PREVIEW_SIDE px) as an uncompressed BMP (encoded in a hundredth of the time
-        a PNG takes, and the page runs on this computer), or with "full": true its full-size result as a PNG."""
+        """The photo's preview (at most PREVIEW_SIDE px, 8-bit) as an uncompressed BMP (encoded in a hundredth of the
+        time a PNG takes, and the page runs on this computer), or with "full": true its full-size result as a PNG
+        in the input's depth (16 bits for a 16-bit upload) with its metadata (shared/photo_files.py)."""
         model, temperature = _model(request, models), parse_temperature(request.get("temperature"))
         given, full = guidance(request, workspace), bool(request.get("full"))
         with network:
-            result = render(photos.get(request.get("id", ""), model, temperature), given, full)
+            photo, source = photos.get(request.get("id", ""), model, temperature)
+            result = render(photo, given, full, source.bits)
         if full:
-            return Response(_png_bytes(result), media_type="image/png")
+            encoded = photo_files.encode_photo(result, ".png", source, photo_files.software_tag(model))
+            return Response(encoded, media_type="image/png")
         return Response(_bmp_bytes(result), media_type="image/bmp")
 
     @app.post("/api/suggest")
@@ -373,7 +379,7 @@ def create_app(workspace, default_model=cli.DEFAULT_MODEL, limits=None):
                                 status_code=501)
         given = guidance(request, workspace)
         with network:
-            photo = photos.get(request.get("id", ""), _model(request, models), None)
+            photo, _ = photos.get(request.get("id", ""), _model(request, models), None)
             x, y = int(request["x"]), int(request["y"])
             hints.check_points([(x, y, (0, 0, 0))], *photo.l_channel.shape)
             points = hints.check_points(given.get("hints"), *photo.l_channel.shape)
@@ -416,14 +422,6 @@ def _model(request, models):
     if model not in models:
         raise InputError(f"unknown model {model!r}; this page offers {', '.join(models)}")
     return model
-
-
-def _png_bytes(rgb):
-    """uint8 RGB -> PNG bytes, by OpenCV (several times faster than Pillow at 12 MP), little compressed."""
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:
-        raise RuntimeError("OpenCV could not encode the PNG")
-    return encoded.tobytes()
 
 
 def _bmp_bytes(rgb):

@@ -158,6 +158,20 @@ def test_a_large_photo_is_shown_as_a_preview_and_downloads_at_full_size_with_its
     assert status == 400 and "outside the 1300x700 image" in json.loads(body)["error"]
 
 
+def test_a_16_bit_upload_downloads_at_16_bits(server):
+    import cv2
+
+    ramp = np.tile(np.linspace(2000, 60000, 400), (300, 1)).astype(np.uint16)  # a smooth 16-bit sky
+    ok, encoded = cv2.imencode(".png", ramp)
+    _, photo = upload(server, encoded.tobytes(), "scan16.png")
+    status, body = colorize(server, photo["id"], full=True)
+    result = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert status == 200 and result.dtype == np.uint16 and result.shape == (300, 400, 3)
+    assert len(np.unique(result[..., 1])) > 1024  # its gradations kept
+    preview = cv2.imdecode(np.frombuffer(colorize(server, photo["id"])[1], np.uint8), cv2.IMREAD_UNCHANGED)
+    assert preview.dtype == np.uint8 and preview.shape == (300, 400, 3)  # what a screen shows
+
+
 def test_lower_temperature_gives_more_vivid_colour(server):
     _, photo = upload(server, PHOTO.read_bytes(), "dune.jpg")
     chroma = {t: mean_chroma(colorize(server, photo["id"], temperature=t)[1]) for t in (0.1, 1.0)}

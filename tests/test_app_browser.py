@@ -1,7 +1,9 @@
 """The page in a real browser: headless Chromium (Debian's package, `apt-get install -y chromium`; .ci/run
-installs it) driven by Playwright against `python shared/app.py`. Writes docs/app.png, the README's screenshot."""
+installs it) driven by Playwright against `python shared/app.py`. Writes only into temporary folders: docs/app.png is
+made by docs/app_screenshot.py, whose steps one test here runs into a temporary file."""
 
 import base64
+import importlib.util
 import io
 import time
 from pathlib import Path
@@ -20,7 +22,6 @@ sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOT = REPO_ROOT / "docs" / "app.png"
 TIMEOUT_MS = 60_000
 
 
@@ -125,10 +126,10 @@ def test_a_photo_is_colorized_the_temperature_changes_it_and_it_downloads(visit,
     assert mean_chroma(first) > 3  # colour from a grayscale photo
     assert visit.page.eval_on_selector_all("#model option", "options => options.map(o => o.value)")[:2] == [
         "full_version", "beta"]  # the default first
-    visit.page.screenshot(path=str(SCREENSHOT))
 
+    shown = visit.result_src()
     visit.page.locator("#temperature").fill("0.1")
-    vivid = as_rgb(visit.wait_for_result(visit.result_src()))
+    vivid = as_rgb(visit.wait_for_result(shown))
     assert mean_chroma(vivid) > mean_chroma(first) + 1
 
     with visit.page.expect_download() as download:
@@ -162,8 +163,9 @@ def test_a_click_shows_suggestions_and_a_model_without_hints_says_so(visit, tmp_
     assert "beta does not take hints" in visit.message()
     assert visit.page.locator(".hint-layer .hint-dot").count() == 2  # drawn on the input and on the result
     assert chosen in visit.page.text_content("#hints li")
+    shown = visit.result_src()  # taken before the click: a kept photo colorizes again within milliseconds
     visit.page.click("#hints li button")  # removed: the photo colorizes again
-    visit.wait_for_result(visit.result_src())
+    visit.wait_for_result(shown)
     assert visit.page.locator("#hints li").count() == 0 and visit.page.locator(".hint-dot").count() == 0
     assert visit.message() is None
 
@@ -173,11 +175,21 @@ def test_click_pick_a_suggested_colour_and_the_colour_there_changes(visit, tmp_p
     visit.open_file(gray_photo(tmp_path))
     before = as_rgb(visit.wait_for_result())
     x, y = 150, 200
+    shown = visit.result_src()
     chosen, target = pick_farthest_suggestion(visit, x, y, before)
-    after = as_rgb(visit.wait_for_result(visit.result_src()))
+    after = as_rgb(visit.wait_for_result(shown))
     assert np.linalg.norm(ab_at(after, x, y) - target) < 0.5 * np.linalg.norm(ab_at(before, x, y) - target)
     assert visit.page.locator("#hints li").count() == 1
-    visit.page.screenshot(path=str(SCREENSHOT))
+
+
+def test_the_docs_screenshot_script_shows_a_colorized_photo_with_its_hint(browser, server, tmp_path):
+    spec = importlib.util.spec_from_file_location("app_screenshot", REPO_ROOT / "docs" / "app_screenshot.py")
+    app_screenshot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app_screenshot)
+    shot = app_screenshot.take_screenshot(browser, server.url, gray_photo(tmp_path), tmp_path / "app.png")
+    page = np.asarray(Image.open(shot).convert("RGB"))
+    assert page.shape == (900, 1280, 3)
+    assert mean_chroma(page[320:620, 570:1060]) > 3  # the colorized photo is on it, in colour
 
 
 def test_a_click_hint_on_a_12_megapixel_upload_updates_the_preview_within_a_second(visit, tmp_path):

@@ -87,3 +87,49 @@ def test_merge_scales_ab_of_another_size_to_the_size_of_l(fast, ab_size):
     assert merged.shape == (48, 64, 3)
     assert np.abs(merged.astype(int) - lab.merge_l_ab(l_channel, ab_same, fast=fast)).max() <= 1
     assert np.abs(merged.astype(int) - lab.merge_l_ab(l_channel, ab_same[::-1], fast=fast)).max() > 10
+
+
+# --- the fast (OpenCV) conversion every photo path uses, against scikit-image -------------------
+
+
+def test_fast_lab_stays_within_half_a_unit_of_scikit_image_on_random_and_real_colours():
+    photos = [data.read_rgb(path) for path in data.list_images(REPO_ROOT / "datasets" / "landscapes" / "test")[:3]]
+    for rgb in [random_colours(seed=2)] + photos:
+        expected = color.rgb2lab(rgb)
+        assert np.abs(lab.rgb_to_lab(rgb) - expected).max() < 0.5
+        assert np.abs(lab.rgb_to_l(rgb) - expected[..., 0]).max() < 0.5
+        gray = np.repeat(rgb[..., :1], 3, axis=-1)  # a gray photo takes its L by one look-up
+        assert np.abs(lab.rgb_to_l(gray) - color.rgb2lab(gray)[..., 0]).max() < 0.5
+
+
+def test_fast_lab_of_16_bit_rgb_and_gray_stays_within_half_a_unit_of_scikit_image():
+    rgb16 = np.random.default_rng(3).integers(0, 65536, size=(1, 20000, 3), dtype=np.uint16)
+    expected = color.rgb2lab(rgb16 / 65535.0)
+    assert np.abs(lab.rgb_to_lab(rgb16) - expected).max() < 0.5
+    assert np.abs(lab.rgb_to_l(rgb16) - expected[..., 0]).max() < 1e-3
+    gray16 = np.repeat(rgb16[..., :1], 3, axis=-1)
+    assert np.abs(lab.rgb_to_l(gray16) - color.rgb2lab(gray16 / 65535.0)[..., 0]).max() < 1e-3
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_fast_merge_matches_scikit_image_in_and_out_of_gamut(bits):
+    rng = np.random.default_rng(4)
+    lightness = rng.uniform(0, 100, size=(50, 400)).astype(np.float32)
+    ab_norm = rng.uniform(-1, 1, size=(50, 400, 2)).astype(np.float32)  # much of it outside sRGB: clipped alike
+    fast, exact = lab.merge_l_ab(lightness, ab_norm, bits=bits), lab.merge_l_ab(lightness, ab_norm, fast=False, bits=bits)
+    assert fast.dtype == exact.dtype == (np.uint8 if bits == 8 else np.uint16)
+    top = 255 if bits == 8 else 65535
+    assert np.abs(fast.astype(int) - exact.astype(int)).max() <= max(1, top // 255)  # one 8-bit level
+    in_gamut = lab.rgb_to_lab(random_colours(seed=5), fast=False).reshape(100, 200, 3)  # Lab of sRGB colours
+    l_channel, ab = lab.split_lab(in_gamut)
+    back = lab.merge_l_ab(l_channel * 100, ab, bits=bits)
+    assert np.abs(lab.rgb_to_lab(back, fast=False) - in_gamut).max() < (0.5 if bits == 16 else 1.2)  # 8-bit: rounding
+
+
+def test_16_bit_merge_keeps_the_lightness_of_16_bit_gray_at_full_precision():
+    gray16 = np.repeat(np.linspace(0, 65535, 4096).astype(np.uint16).reshape(64, 64, 1), 3, axis=-1)
+    rgb16 = lab.merge_l_ab(lab.rgb_to_l(gray16), np.zeros((8, 8, 2), np.float32), bits=16)
+    assert rgb16.dtype == np.uint16 and len(np.unique(rgb16[..., 1])) > 4000  # far beyond 256 levels
+    assert np.abs(rgb16.astype(int) - gray16.astype(int)).max() <= 64  # 1/1000 of the range
+    with pytest.raises(ValueError, match="bits"):
+        lab.merge_l_ab(lab.rgb_to_l(gray16), np.zeros((8, 8, 2), np.float32), bits=12)
