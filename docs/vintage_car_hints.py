@@ -4,6 +4,7 @@ red, the trees, road and lawn stay as they were. Before (automatic) and after, t
     python docs/vintage_car_hints.py        # -> docs/vintage_car_hints.png
 """
 
+import argparse
 from pathlib import Path
 
 import cv2
@@ -23,11 +24,13 @@ def ringed(rgb, x, y):
 
 
 def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("vintage_car_hints.png"))
+    output = parser.parse_args(argv).output
     rgb = data.read_rgb(PHOTO)
     before = colorize.image(rgb)
     rows = [(f"red click on the {part}", [ringed(before, x, y), ringed(colorize.image(rgb, hints=[(x, y, RED)]), x, y)])
             for part, (x, y) in CLICKS.items()]
-    output = Path(__file__).with_name("vintage_car_hints.png")
     figures.grid_figure(rows, ["before: automatic", "after: one red click (ringed)"], output)
     print(f"wrote {output}")
     return 0
