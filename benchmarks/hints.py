@@ -83,7 +83,161 @@ def measure(colorizer, photos, count, seed, reference=False):
     return mean, (float(np.mean(followed)) if followed else None)
 
 
-def one_hint_reach(colorizer, photos, automatic_abs, seed, colour=(200, 30, 30)):
+CHANGED = 8.0  # ab units: a pixel a hint moves by more than this is "changed" (--locality)
+WORSE = 2.0  # ab units: a changed pixel this much farther from the true colour than automatic is "worse"
+LOCALITY_POINTS = 10  # true-colour hints per photo, each measured alone (3 left the worse share swinging 17-24%)
+HINT_PATCH = 5  # px: a true-colour hint is the original's mean colour over this square
+
+
+def true_colour_points(rgb, count, rng):
+    """`count` points uniform over the photo, each the original's mean colour over the HINT_PATCH square there."""
+    height, width = rgb.shape[:2]
+    points, half = [], HINT_PATCH // 2
+    for x, y, _ in random_points(rgb, count, rng):
+        patch = rgb[max(y - half, 0) : y + half + 1, max(x - half, 0) : x + half + 1].reshape(-1, 3)
+        points.append((x, y, tuple(int(round(c)) for c in patch.mean(axis=0))))
+    return points
+
+
+def locality_counts(automatic, hinted, true_ab):
+    """One hint's effect, from ab (HxWx2) automatic, hinted and true: (pixels changed by more than CHANGED,
+    of those the ones more than WORSE farther from the true colour, the mean ab error gained (negative: cut),
+    the pixels)."""
+    moved = np.linalg.norm(hinted - automatic, axis=-1) > CHANGED
+    gained = np.linalg.norm(hinted - true_ab, axis=-1) - np.linalg.norm(automatic - true_ab, axis=-1)
+    return int(moved.sum()), int((moved & (gained > WORSE)).sum()), float(gained.mean()), moved.size
+
+
+def summarise_locality(counts):
+    """[(changed, worse, gained, pixels), ...] one per hint -> (mean share changed, share of the changed pixels
+    worse, pooled over the hints, mean ab error gained)."""
+    changed, worse, gained, pixels = np.array(counts, np.float64).T
+    return float(np.mean(changed / pixels)), float(worse.sum() / max(changed.sum(), 1)), float(gained.mean())
+
+
+def locality(colorizer, photos, seed):
+    """True-colour hints one at a time (LOCALITY_POINTS per photo): summarise_locality of them."""
+    rng, counts = np.random.default_rng(seed), []
+    for rgb, automatic in zip(photos, automatic_ab(colorizer, photos)):
+        true_ab = lab.rgb_to_lab(rgb)[..., 1:]
+        for point in true_colour_points(rgb, LOCALITY_POINTS, rng):
+            (hinted,) = colorizer.colorize([rgb], [[point]])
+            counts.append(locality_counts(automatic, lab.rgb_to_lab(hinted)[..., 1:], true_ab))
+    return summarise_locality(counts)
+
+
+def print_locality(colorizer, photos, seed):
+    """Today's prior alone and with hint regions, in the same run: locality, 10-point PSNR, red-hint reach."""
+    print(f"| spreading | one true-colour hint changes (>{CHANGED:.0f} ab) | of those, worse (>{WORSE:.0f} ab) | "
+          "mean ab error gained | 10 points: PSNR gain (dB) | following | one red hint moves |\n"
+          "|---|---|---|---|---|---|---|")
+    automatic_psnr = measure(colorizer, photos, 0, seed)[0]["psnr"]
+    for regions in (False, True):
+        colorizer.hint_regions = regions
+        changed, worse, gained = locality(colorizer, photos, seed)
+        mean, followed = measure(colorizer, photos, 10, seed)
+        reach = one_hint_reach(colorizer, photos, automatic_ab(colorizer, photos), seed)
+        name = "priors and hint regions" if regions else "priors alone (before issue 29)"
+        print(f"| {name} | {100 * changed:.1f}% | {100 * worse:.1f}% | {gained:+.2f} | "
+              f"{mean['psnr'] - automatic_psnr:+.2f} | {100 * followed:.0f}% | {100 * reach:.0f}% |")
+
+
+REGION_GRID = {  # (edge weight, sigma, lightness sigma, colour sigma, fill): --tune-regions measures each
+    "distance": list(itertools.product((0.0, 2.0, 5.0, 10.0, 20.0), (0.2, 0.4, 0.8, 1.6, 3.2, 6.4), (None,), (None,),
+                                       ("network",))),
+    "lightness and fill": list(itertools.product((2.0, 5.0, 10.0), (0.8, 1.6, 3.2), (None, 10.0, 20.0), (None,),
+                                                 ("network", "shift"))),
+    "lightness and colour": list(itertools.product((0.0, 2.0), (3.2, 6.4), (5.0, 7.0, 10.0), (None, 10.0, 20.0),
+                                                   ("network",))),
+    "edges as barriers": [*itertools.product((0.0, 20.0, 100.0), (6.4,), (10.0, 12.0, 14.0), (20.0, 30.0, None), ("network",)),
+                          *itertools.product((0.0,), (3.2,), (10.0, 12.0, 14.0), (20.0, 30.0, None), ("network",))],
+    "with red reach": [*itertools.product((0.0, 2.0, 5.0, 10.0, 20.0), (1.6, 3.2, 6.4), ((14.0, 20.0), (18.0, 15.0))),
+                       *itertools.product((0.0, 2.0, 5.0, 10.0, 20.0), (1.6, 3.2, 6.4), ((None, None),))],
+    "between": [(5.0, 2.4, (18.0, 15.0)), (7.0, 3.2, (18.0, 15.0)), (10.0, 4.5, (18.0, 15.0)), (20.0, 9.0, (18.0, 15.0))],
+    "wider lightness": list(itertools.product((0.0, 0.5), (6.4,), (14.0, 16.0, 18.0, 20.0), (15.0, 20.0, 25.0),
+                                              ("network",))),
+}
+
+
+def tune_regions(colorizer, photos, seed, grid="distance"):
+    """Print the grid of HintRegions' settings on `photos` (the validation split) and the one the rule picks.
+
+    The network's part is the same at every setting: each photo's hinted ab without regions is computed once
+    (inference.PreparedPhoto), and each setting weighs its change anew."""
+    rng, red_rng, cases = np.random.default_rng(seed), np.random.default_rng(seed + 1), []
+    colorizer.hint_regions = False
+    for rgb in photos:
+        l_channel, true_ab = lab.rgb_to_l(rgb), lab.rgb_to_lab(rgb)[..., 1:]
+        photo = inference.PreparedPhoto(colorizer, l_channel)
+        automatic = photo.ab_norm() * lab.AB_SCALE
+        singles = [(point, photo.ab_norm([point]) * lab.AB_SCALE) for point in true_colour_points(rgb, LOCALITY_POINTS, rng)]
+        ten = random_points(rgb, 10, rng)
+        (x, y, _), = random_points(rgb, 1, red_rng)
+        red = ((x, y, RED),)
+        cases.append((rgb, l_channel, true_ab, automatic, singles, ten, photo.ab_norm(ten) * lab.AB_SCALE,
+                      (red, photo.ab_norm(red) * lab.AB_SCALE), {}))
+
+    def score(edge_weight, sigma, lightness_sigma, colour_sigma, fill):
+        counts, gains, followed, reaches = [], [], [], []
+        for rgb, l_channel, true_ab, automatic, singles, ten, ten_ab, (red, red_ab), kept_regions in cases:
+            if edge_weight is not None and edge_weight not in kept_regions:  # the distances, kept per edge weight
+                kept_regions[edge_weight] = hints.HintRegions(l_channel, automatic / lab.AB_SCALE, edge_weight)
+            regions = kept_regions.get(edge_weight)
+
+            def weighed(points, hinted):
+                if regions is None:
+                    return hinted
+                regions.sigma, regions.lightness_sigma, regions.colour_sigma = sigma, lightness_sigma, colour_sigma
+                weights = [hints.weight_at_size(weight, l_channel) for weight in regions.weights(points)]
+                return lab.AB_SCALE * hints.within_regions(automatic / lab.AB_SCALE, hinted / lab.AB_SCALE, weights, points,
+                                                           l_channel.shape, fill)
+
+            for point, hinted in singles:
+                counts.append(locality_counts(automatic, weighed([point], hinted), true_ab))
+            result = lab.merge_l_ab(l_channel, weighed(ten, ten_ab) / lab.AB_SCALE, fast=True)
+            automatic_rgb = lab.merge_l_ab(l_channel, automatic / lab.AB_SCALE, fast=True)
+            gains.append(metrics.psnr(result, rgb) - metrics.psnr(automatic_rgb, rgb))
+            followed.append(hint_following(result, ten))
+            moved = np.linalg.norm(weighed(list(red), red_ab) - automatic, axis=-1)
+            reaches.append(float(np.mean(moved > HINT_TOLERANCE)))
+        return (*summarise_locality(counts), float(np.mean(gains)), float(np.mean(followed)), float(np.mean(reaches)))
+
+    print(f"{len(photos)} validation photos, {LOCALITY_POINTS} true-colour hints each alone, 10 random points")
+    print("| edge weight | sigma | lightness sigma | colour sigma | fill | changed | worse | mean ab error gained | "
+          "10 points: PSNR gain (dB) | following | one red hint moves |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    results = {}
+    grid = [(*s[:2], *s[2], "network") if len(s) == 3 else s for s in REGION_GRID[grid]]
+    for settings in [(None,) * 5, *grid]:
+        results[settings] = score(*settings)
+        changed, worse, gained, gain, followed, reach = results[settings]
+        names = ("priors alone", "", "", "", "") if settings[0] is None else settings
+        print(f"| {' | '.join(map(str, names))} | {100 * changed:.1f}% | {100 * worse:.1f}% | {gained:+.2f} | "
+              f"{gain:+.2f} | {100 * followed:.0f}% | {100 * reach:.0f}% |", flush=True)
+    print(f"rule: {REGION_RULE}")
+    print(f"chosen: edge weight, sigma, lightness sigma, colour sigma, fill = {choose_regions(results)}")
+
+
+MAX_WORSE = 0.08  # issue 29's bar: a true-colour hint makes at most this share of the pixels it changes worse
+RED_REACH_SHARE = 0.5  # a red hint may move at most this share of what it moves with the priors alone
+REGION_RULE = (f"among the settings whose single true-colour hints make at most {100 * MAX_WORSE:.0f}% of the pixels "
+               "they change worse, whose 10 points follow their hints (>= 95% within 10 ab) and whose red hint moves at "
+               f"most {RED_REACH_SHARE:g} of what it moves with the priors alone, the most 10-point PSNR. The red reach "
+               "is there because a true-colour hint cannot show a colour spilling onto other objects (a true colour "
+               "is right on much of a scene), which is what a user sees when a red click reddens the trees")
+
+
+def choose_regions(results):
+    """REGION_RULE over {settings: (changed, worse, gained, PSNR gain, following, red reach)}."""
+    prior_reach = results[(None,) * 5][5]
+    allowed = [s for s, r in results.items()
+               if s[0] is not None and r[1] <= MAX_WORSE and r[4] >= 0.95 and r[5] <= RED_REACH_SHARE * prior_reach]
+    return max(allowed, key=lambda s: results[s][3]) if allowed else None
+
+
+RED = (200, 30, 30)  # the reach's hint colour: unlike most true colours
+
+
+def one_hint_reach(colorizer, photos, automatic_abs, seed, colour=RED):
     """How far one hint reaches: the mean share of each photo whose ab moves by more than HINT_TOLERANCE
     from its automatic ab (`automatic_abs`, one per photo) when one point at random is given `colour` (red:
     unlike most true colours)."""
@@ -125,6 +279,33 @@ def network_seconds(colorizer, photo, repeats=10):
         colorizer.model.predict_on_batch(inputs)
         times.append(time.perf_counter() - start)
     return float(np.median(times[1:])), photo.shape[:2]
+
+
+def hint_timings(colorizer, photo, repeats=5):
+    """The page's times (shared/web.py), model loaded and its hinted path traced at start (`warm_up`), each the
+    median of `repeats`: a photo of 12 MP, then of 1 MP, made from `photo`, prepared and shown as the page does
+    on upload; then, each time with one more hint (a new random point), the hint's preview made and encoded:
+    {megapixels: (shape, [first hint's seconds, ...], [later hints' seconds, ...])}."""
+    from shared import web
+
+    colorizer.warm_up()
+    rng, timings = np.random.default_rng(0), {}
+    for megapixels in (12, 1):
+        scale = np.sqrt(megapixels * 1e6 / (photo.shape[0] * photo.shape[1]))
+        big = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        firsts, laters = [], []
+        for _ in range(repeats):
+            prepared = inference.PreparedPhoto(colorizer, lab.rgb_to_l_fast(big))
+            web._bmp_bytes(web.render(prepared, {}))  # the upload's automatic preview
+            points = []
+            for seconds in (firsts, laters):
+                (point,) = random_points(big, 1, rng)
+                points.append((point[0], point[1], (200, 30, 30)))
+                start = time.perf_counter()
+                web._bmp_bytes(web.render(prepared, {"hints": points}))
+                seconds.append(time.perf_counter() - start)
+        timings[megapixels] = (big.shape[:2], firsts, laters)
+    return timings
 
 
 def tune(colorizer, photos, seed):
@@ -173,15 +354,34 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--tune", action="store_true", help="measure the priors' settings on the validation split")
+    parser.add_argument("--tune-regions", choices=sorted(REGION_GRID),
+                        help="measure a grid of the hint regions' settings on the validation split")
+    parser.add_argument("--locality", action="store_true",
+                        help="how far one true-colour hint reaches, the priors alone and with hint regions")
+    parser.add_argument("--validation", action="store_true", help="the validation split instead of --input")
+    parser.add_argument("--timing", action="store_true",
+                        help="the page's hint update at 12 MP and first hinted call at 1 MP")
     args = parser.parse_args(argv)
 
     colorizer = inference.load_colorizer(args.model, temperature=args.temperature)
-    if args.tune:
+    if args.tune or args.tune_regions or args.validation:
         _, val_paths = data.split_validation(training.list_training_images(training.DEFAULT_TRAINING_IMAGES), 0.1, seed=0)
-        return tune(colorizer, [rgb for _, rgb in data.read_images(val_paths)], args.seed)
-    photos = [rgb for _, rgb in data.read_images(data.list_images(args.input))]
-    print(f"{len(photos)} photos from {args.input}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs")
+        validation = [rgb for _, rgb in data.read_images(val_paths)]
+        if args.tune:
+            return tune(colorizer, validation, args.seed)
+        if args.tune_regions:
+            return tune_regions(colorizer, validation, args.seed, args.tune_regions)
+    photos = validation if args.validation else [rgb for _, rgb in data.read_images(data.list_images(args.input))]
+    print(f"{len(photos)} photos from {'the validation split' if args.validation else args.input}; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    if args.locality:
+        return print_locality(colorizer, photos, args.seed)
+    if args.timing:
+        print("| photo | first hint on a photo shown (s) | a second hint (s) |\n|---|---|---|")
+        for megapixels, ((height, width), firsts, laters) in hint_timings(colorizer, photos[0]).items():
+            print(f"| {megapixels} MP ({width}x{height}) | {np.median(firsts):.3f} | {np.median(laters):.3f} |")
+        print("each the median of 5: the hint's 1280-px preview made and encoded, as the page does")
+        return None
     print("| hint points | PSNR (dB) | AuC (%) | hinted pixels within 10 of the hint |\n|---|---|---|---|")
     for count in args.points:
         mean, followed = measure(colorizer, photos, count, args.seed)

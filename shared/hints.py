@@ -15,6 +15,7 @@ of images the palette of the image's own colours.
 
 from pathlib import Path
 
+import cv2
 import keras
 import numpy as np
 from keras import layers as keras_layers
@@ -120,8 +121,6 @@ def hint_map(points, image_shape, working_size):
 
 def reference_palette(rgb):
     """A reference photo (uint8 RGB) -> the "palette" input: its colours' shares of the ab bins."""
-    import cv2
-
     scale = REFERENCE_SIDE / max(rgb.shape[:2])
     if scale < 1:
         rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -314,3 +313,140 @@ def _bin_smoothing(sigma=ab_bins.SMOOTHING_SIGMA):
     squared = ((ab_bins.BINS[:, None, :] - ab_bins.BINS[None, :, :]) ** 2).sum(-1)
     kernel = np.exp(-squared / (2.0 * sigma**2))
     return kernel / kernel.sum(axis=1, keepdims=True)
+
+
+# --- where a hint's colour may go: its object, bounded by the photo's edges ----------------------
+#
+# The priors above spread a hint over 24x24 cells by likeness, so anything alike at that scale takes
+# its colour, across object edges (issue 29). `HintRegions` bounds it afterwards, outside the saved
+# model: each hint's share of the change the network makes (its hinted ab less the ab without the
+# points) is weighted by how easily the pixel is reached from the hint without crossing an edge of the
+# lightness: the geodesic distance on the photo's L at REGION_SIDE px, each step costing
+# 1 + REGION_EDGE_WEIGHT x the L gradient there (L units per pixel), so a strong edge costs as much as a
+# long way; the weight falls as a Gaussian of that distance (REGION_SIGMA, a share of the side). The
+# weights are made at full size by a guided filter steered by the full-size L, so they stop at the
+# photo's own edges. Settings chosen on the validation split with `python benchmarks/hints.py --tune-regions`.
+
+REGION_SIDE = 256  # px: the long side of the lightness the geodesic distance is measured on
+REGION_EDGE_WEIGHT = 20.0  # cost of a step per L unit of gradient, over the step's own 1
+REGION_SIGMA = 9.0  # share of REGION_SIDE: the geodesic distance at which the weight falls to exp(-1/2)
+REGION_FILL = "network"  # what a region takes: the network's change ("network") or its hint's ("shift")
+REGION_COLOUR_SIGMA = 15.0  # ab units: automatic colours this far apart divide the weight by sqrt(e)
+REGION_LIGHTNESS_SIGMA = 18.0  # L units: a lightness this far from the hinted pixel's divides the weight by sqrt(e)
+GUIDE_RADIUS = 2  # px at REGION_SIDE: the guided filter's window radius (scaled to the output's size)
+GUIDE_EPSILON = 1e-3  # the guided filter's regulariser, in (L / 100)^2: edges above about 3 L units steer it
+
+
+def region_lightness(l_channel, side=REGION_SIDE):
+    """L (HxW, [0, 100]) -> L shrunk to at most `side` px on its long side (float32), what regions are measured on."""
+    l_channel = np.asarray(l_channel, np.float32)
+    scale = side / max(l_channel.shape)
+    if scale >= 1:
+        return l_channel
+    size = (max(1, round(l_channel.shape[1] * scale)), max(1, round(l_channel.shape[0] * scale)))
+    return cv2.resize(l_channel, size, interpolation=cv2.INTER_AREA)
+
+
+def step_costs(l_small, edge_weight=REGION_EDGE_WEIGHT):
+    """The cost of a step at each pixel of the small L: 1 + edge_weight x its gradient (L units per px)."""
+    gradient = np.hypot(cv2.Sobel(l_small, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(l_small, cv2.CV_32F, 0, 1, ksize=3)) / 8
+    return 1.0 + edge_weight * gradient
+
+
+def geodesic_distance(costs, row, col):
+    """The least summed cost from (row, col) to every pixel (steps to the 8 neighbours, diagonals by sqrt 2)."""
+    from skimage.graph import MCP_Geometric
+
+    distance, _ = MCP_Geometric(costs).find_costs([(row, col)])
+    return distance.astype(np.float32)
+
+
+def guided_filter(guide, source, radius, epsilon):
+    """He et al.'s guided filter: `source` (HxW) smoothed in windows of `radius` px, edges following `guide` (HxW)."""
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def mean(image):
+        return cv2.boxFilter(image, cv2.CV_32F, size, borderType=cv2.BORDER_REFLECT)
+
+    mean_guide, mean_source = mean(guide), mean(source)
+    variance = mean(guide * guide) - mean_guide * mean_guide
+    slope = (mean(guide * source) - mean_guide * mean_source) / (variance + epsilon)
+    offset = mean_source - slope * mean_guide
+    return mean(slope) * guide + mean(offset)
+
+
+def weight_at_size(weight, l_channel, radius=GUIDE_RADIUS, epsilon=GUIDE_EPSILON):
+    """A weight map at REGION_SIDE -> at the size of `l_channel` (L, [0, 100]), guided by it so that it stops at
+    the photo's edges; in [0, 1]."""
+    height, width = l_channel.shape
+    if weight.shape != (height, width):
+        shrink = weight.shape[0] > height
+        weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    scaled_radius = max(1, round(radius * max(height, width) / REGION_SIDE))
+    guide = np.asarray(l_channel, np.float32) / lab.L_SCALE
+    return np.clip(guided_filter(guide, weight.astype(np.float32), scaled_radius, epsilon), 0.0, 1.0)
+
+
+def within_regions(base, hinted, weights, points, image_shape, fill=REGION_FILL):
+    """The colours the points' hints give within their regions (ab_norm, HxWx2): `base` the
+    colours without the points, `hinted` the network's with them, `weights` each point's at that size
+    (`HintRegions.weights`, then `weight_at_size`), the points in the image's pixels (image_shape):
+    - fill "network": the network's change, by the strongest region's weight there;
+    - fill "shift": each point moves its region by its colour less the colour `base` had at it, the regions'
+      moves mixed by their weights where they overlap."""
+    if fill == "network":
+        return base + np.max(weights, axis=0)[..., None] * (hinted - base)
+    moved, total = np.zeros_like(base), np.zeros(base.shape[:2], np.float32)
+    for weight, (x, y, colour) in zip(weights, points):
+        row, col = cell_of(x, y, image_shape, base.shape[:2])
+        moved += weight[..., None] * (colour_ab_norm(colour) - base[row, col])
+        total += weight
+    return base + moved / np.maximum(total, 1.0)[..., None]
+
+
+class HintRegions:
+    """One photo's hint regions: for a point, how much of the change its hint makes each pixel takes.
+
+    The distances from each hinted point are kept (a photo's hints come one click at a time), so a new
+    hint measures only its own."""
+
+    def __init__(self, l_channel, automatic_ab_norm=None, edge_weight=REGION_EDGE_WEIGHT, sigma=REGION_SIGMA,
+                 lightness_sigma=REGION_LIGHTNESS_SIGMA, colour_sigma=REGION_COLOUR_SIGMA):
+        self.image_shape = np.asarray(l_channel).shape
+        self.l_small = region_lightness(l_channel)
+        self.ab_small = None  # the automatic colours (ab units) at the small size, for the colour term
+        if automatic_ab_norm is not None:
+            size = self.l_small.shape[::-1]
+            self.ab_small = cv2.resize(np.asarray(automatic_ab_norm, np.float32), size, interpolation=cv2.INTER_AREA) * lab.AB_SCALE
+        self.sigma = float(sigma)
+        self.lightness_sigma = lightness_sigma
+        self.colour_sigma = colour_sigma
+        self.costs = step_costs(self.l_small, edge_weight)
+        self._distances = {}
+
+    def distance(self, x, y):
+        """Geodesic distance (px at the small size) from the image pixel (x, y) to every small pixel."""
+        row, col = cell_of(x, y, self.image_shape, self.l_small.shape)
+        if (row, col) not in self._distances:
+            self._distances[(row, col)] = geodesic_distance(self.costs, row, col)
+        return self._distances[(row, col)]
+
+    def weights(self, points):
+        """Each point's small-size weight (in [0, 1]): Gaussians of the geodesic distance from it, of the gap
+        between each pixel's lightness and its (lightness sigma) and of the gap between their automatic colours
+        (colour sigma, given the automatic colours), multiplied."""
+        scale = self.sigma * max(self.l_small.shape)
+        weights = []
+        for x, y, _ in points:
+            row, col = cell_of(x, y, self.image_shape, self.l_small.shape)
+            exponent = (self.distance(x, y) / scale) ** 2
+            if self.lightness_sigma is not None:
+                exponent += ((self.l_small - self.l_small[row, col]) / self.lightness_sigma) ** 2
+            if self.colour_sigma is not None and self.ab_small is not None:
+                exponent += ((self.ab_small - self.ab_small[row, col]) ** 2).sum(-1) / self.colour_sigma**2
+            weights.append(np.exp(-0.5 * exponent).astype(np.float32))
+        return weights
+
+    def weight(self, points):
+        """The small-size weight (in [0, 1]) of the points' hints together: at each pixel, the strongest."""
+        return np.max(self.weights(points), axis=0)

@@ -39,13 +39,15 @@ class Colorizer:
                              "computes (its weights could not be had offline): train a new one with "
                              "`python full_version/train.py` or use the shipped full_version")
         self.takes_hints = hints.takes_hints(model)
+        self.hint_regions = True  # bound each hint's change by the photo's edges (hints.HintRegions); False: the priors alone
         self._logits_model = None  # inputs -> bin logits, made on first `suggest`
         self._automatic = automatic_part(model)  # for images with no hint or palette, where a model has one
+        self._parts = split_at_guidance(model)  # (per-photo part, guided part), where the model splits so
 
     def set_temperature(self, temperature):
         """A new annealed-mean temperature for a classification model, for the calls that follow."""
         set_temperature(self.model, temperature, self.model.name)
-        for model in (self.model, self._automatic):
+        for model in (self.model, self._automatic, *(self._parts or ())):
             if model is not None:
                 model.predict_function = None  # the decoding is traced into the compiled step: trace again
 
@@ -109,7 +111,14 @@ class Colorizer:
         self.check_guidance(points and any(points), reference)
         palette = self.palette_of(reference)  # once for every batch
         results = [None] * len(l_channels)
-        for indices, batch in self._batches(l_channels):
+        hinted = [i for i in range(len(l_channels)) if points is not None and points[i]] if self.takes_hints else []
+        for i in hinted:  # one at a time: each hint's region is the photo's own
+            self.check_size(*l_channels[i].shape)
+            photo = PreparedPhoto(self, l_channels[i])
+            results[i] = photo.ab_norm(points[i], palette, None if at_image_size else self.working_size)
+        unhinted = [i for i in range(len(l_channels)) if i not in set(hinted)]
+        for indices, batch in self._batches([l_channels[i] for i in unhinted]):
+            indices = [unhinted[i] for i in indices]
             guidance = self.guidance_inputs(indices, l_channels, points, palette)
             ab_batch = np.asarray(self._predict(batch, *guidance), np.float32)  # bfloat16 models answer in bfloat16
             for i, ab_norm in zip(indices, ab_batch):
@@ -156,25 +165,134 @@ class Colorizer:
     def suggest(self, rgb, x, y, k=8, points=None, reference=None):
         """The k most likely colours at pixel (x, y) of one image, as 8-bit RGB at that pixel's lightness,
         most likely first: the bins of the predicted distribution there (classification models)."""
-        self.check_guidance(points, reference)
+        l_channel = lab.rgb_to_l(rgb)
+        hints.check_points([(x, y, (0, 0, 0))], *l_channel.shape)
+        self.check_size(*l_channel.shape)
+        return PreparedPhoto(self, l_channel).suggest(x, y, k, points, self.palette_of(reference))
+
+    def logits_model(self):
+        """inputs -> bin logits (classification models); InputError for a regression model."""
         if ab_bins.decoding_layer(self.model) is None:
             raise InputError(f"{self.model.name} predicts one colour per pixel (regression): it has no "
                              "distribution to suggest colours from")
         if self._logits_model is None:
             self._logits_model = keras.Model(self.model.inputs, ab_bins.decoding_layer(self.model).input)
-        l_channel = lab.rgb_to_l(rgb)
-        height, width = l_channel.shape
-        hints.check_points([(x, y, (0, 0, 0))], height, width)
-        self.check_size(height, width)
-        l_norm = self._prepare(l_channel)[None]
-        guidance = self.guidance_inputs([0], [l_channel], [points or []], self.palette_of(reference))
-        logits = np.asarray(keras.ops.convert_to_numpy(self._logits_model(self.network_inputs(l_norm, *guidance),
-                                                                          training=False)), np.float32)[0]
-        row, col = hints.cell_of(x, y, (height, width), logits.shape[:2])
+        return self._logits_model
+
+    def warm_up(self):
+        """Trace the per-photo and the guided part once and make the suggestions' model, so that a photo's first
+        hint and first click do not wait for them."""
+        side = self.working_size[0] if self.working_size else self.min_side
+        photo = PreparedPhoto(self, np.full((side, side), 50.0, np.float32))
+        if self.takes_hints:
+            photo.ab_norm([(0, 0, (200, 30, 30))])
+        if ab_bins.decoding_layer(self.model) is not None:
+            photo.suggest(0, 0)
+
+
+class PreparedPhoto:
+    """One photo's work that hints do not change, done once: its lightness at the network's size, the
+    network's per-photo part (features, automatic logits and colours) and its hint regions; each call of
+    `ab_norm` then runs only the part of the network that hints change, and measures only new hints'
+    regions. What the page keeps per uploaded photo; `Colorizer.predict_ab` makes one per hinted photo."""
+
+    def __init__(self, colorizer, l_channel):
+        self.colorizer, self.l_channel = colorizer, np.asarray(l_channel, np.float32)
+        self.l_norm = colorizer._prepare(self.l_channel)[None]
+        if colorizer._parts is not None:
+            *self.features, automatic = predicted(colorizer._parts[0], self.l_norm)
+        else:
+            self.features, automatic = None, colorizer._predict(self.l_norm)
+        self.automatic = np.asarray(automatic, np.float32)[0]
+        if colorizer.working_size is None:  # a fully-convolutional model's padding goes
+            self.automatic = self.automatic[: self.l_channel.shape[0], : self.l_channel.shape[1]]
+        self._regions = None
+        self._guides = {}
+
+    @property
+    def regions(self):
+        if self._regions is None:
+            self._regions = hints.HintRegions(self.l_channel, self.automatic)
+        return self._regions
+
+    def guided_ab(self, points, palette=None):
+        """ab_norm at the network's size given checked points and a palette input (or None)."""
+        colorizer = self.colorizer
+        hint_maps, palettes = colorizer.guidance_inputs([0], [self.l_channel], [points], palette)
+        if self.features is None:
+            ab_norm = np.asarray(colorizer._predict(self.l_norm, hint_maps, palettes), np.float32)[0]
+            return ab_norm[: self.l_channel.shape[0], : self.l_channel.shape[1]] if colorizer.working_size is None else ab_norm
+        guidance = colorizer.network_inputs(self.l_norm, hint_maps, palettes)
+        return np.asarray(predicted(colorizer._parts[1], [*self.features, guidance["hints"], guidance["palette"]]),
+                          np.float32)[0]
+
+    def ab_norm(self, points=None, palette=None, shape=None):
+        """ab_norm (H, W, 2) at `shape` (default: the photo's) given checked points and a palette input: the
+        colours without the points, plus each point's change within its region (`Colorizer.hint_regions`)."""
+        shape = tuple(shape or self.l_channel.shape)
+        base = self.automatic if palette is None else self.guided_ab([], palette)
+        if not points:
+            return at_size(base, shape)
+        hinted = self.guided_ab(points, palette)
+        if not self.colorizer.hint_regions:
+            return at_size(hinted, shape)
+        guide, small = self.lightness_at(shape), self.regions.weights(points)
+        if hints.REGION_FILL == "network":  # only the strongest counts: one filter at the output's size
+            small = [np.max(small, axis=0)]
+        weights = [hints.weight_at_size(weight, guide) for weight in small]
+        return hints.within_regions(at_size(base, shape), at_size(hinted, shape), weights, points, self.l_channel.shape)
+
+    def suggest(self, x, y, k=8, points=None, palette=None):
+        """The k most likely colours at pixel (x, y), as 8-bit RGB at its lightness, most likely first."""
+        colorizer = self.colorizer
+        colorizer.check_guidance(points, palette)
+        hint_maps, palettes = colorizer.guidance_inputs([0], [self.l_channel], [points or []], palette)
+        inputs = colorizer.network_inputs(self.l_norm, hint_maps, palettes)
+        logits = np.asarray(keras.ops.convert_to_numpy(colorizer.logits_model()(inputs, training=False)), np.float32)[0]
+        row, col = hints.cell_of(x, y, self.l_channel.shape, logits.shape[:2])
         best_bins = np.argsort(-logits[row, col])[:k]
         ab_norm = (ab_bins.BINS[best_bins] / lab.AB_SCALE).astype(np.float32)[:, None, :]
-        lightness = np.full((len(best_bins), 1), l_channel[y, x], np.float32)
+        lightness = np.full((len(best_bins), 1), self.l_channel[y, x], np.float32)
         return [tuple(int(c) for c in rgb_row[0]) for rgb_row in lab.merge_l_ab(lightness, ab_norm)]
+
+    def lightness_at(self, shape):
+        """The photo's L at `shape` (kept: a preview asks for the same size again)."""
+        if shape == self.l_channel.shape:
+            return self.l_channel
+        if shape not in self._guides:
+            shrink = shape[0] < self.l_channel.shape[0]
+            self._guides[shape] = cv2.resize(self.l_channel, shape[::-1],
+                                             interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        return self._guides[shape]
+
+
+def at_size(ab_norm, shape):
+    return ab_norm if ab_norm.shape[:2] == shape else cv2.resize(ab_norm, shape[::-1], interpolation=cv2.INTER_LINEAR)
+
+
+def predicted(model, inputs):
+    """A model's outputs (numpy, a list for several) for one batch, through its compiled step."""
+    outputs = model.predict_on_batch(inputs)
+    if isinstance(outputs, (list, tuple)):
+        return [keras.ops.convert_to_numpy(output) for output in outputs]
+    return keras.ops.convert_to_numpy(outputs)
+
+
+GUIDANCE_SPLIT = ("decoder_4b", "affinity_features", "l_at_8", "automatic_logits")  # full_version/model.py
+
+
+def split_at_guidance(model):
+    """For a model built as full_version/model.py builds it: (l_norm -> the tensors the guidance path
+    reads and the automatic ab_norm, those tensors + hints + palette -> the guided ab_norm), so that a
+    photo's hints rerun only the second. None for any other model."""
+    names = {layer.name for layer in model.layers}
+    if automatic_part(model) is None or not set(GUIDANCE_SPLIT) <= names:
+        return None
+    inputs = dict(zip(hints.input_names(model), model.inputs))
+    kept = [model.get_layer(name).output for name in GUIDANCE_SPLIT]
+    per_photo = keras.Model(inputs["l_norm"], [*kept, automatic_ab(model)], name=f"{model.name}_per_photo")
+    guided = keras.Model([*kept, inputs["hints"], inputs["palette"]], model.outputs[0], name=f"{model.name}_guided")
+    return per_photo, guided
 
 
 def automatic_part(model):
@@ -185,8 +303,14 @@ def automatic_part(model):
     if not {"only_with_guidance", "ab_logits", "to_input_size"} <= names:
         return None
     l_input = dict(zip(hints.input_names(model), model.inputs))["l_norm"]
+    return keras.Model(l_input, automatic_ab(model), name=f"{model.name}_automatic")
+
+
+def automatic_ab(model):
+    """The tensor of a full_version model's automatic ab_norm: its automatic logits decoded and scaled to
+    the input's size, as the guided ones are."""
     ab_norm = ab_bins.decoding_layer(model)(model.get_layer("ab_logits").output)
-    return keras.Model(l_input, model.get_layer("to_input_size")(ab_norm), name=f"{model.name}_automatic")
+    return model.get_layer("to_input_size")(ab_norm)
 
 
 def load_model(model):

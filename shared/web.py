@@ -9,7 +9,6 @@ older than an hour are removed as new ones come, and the folder itself when the 
 """
 
 import contextlib
-import io
 import re
 import secrets
 import signal
@@ -23,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
-import numpy as np
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 from PIL import Image
 
-from shared import cli, colorize, data, hints, photo_files
+from shared import cli, colorize, data, hints, inference, lab, photo_files
 from shared.data import InputError
 
 PAGE = Path(__file__).with_name("app_page")
@@ -46,6 +44,8 @@ FILE_NAME = re.compile(r"[0-9a-f]{32}\.[a-z0-9]{1,5}")  # what Workspace names i
 UPLOAD_SUFFIXES = {*data.IMAGE_EXTENSIONS, ".gif", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ogv", ".ogg",
                    ".mpg", ".mpeg", ".wmv"}
 SUGGESTIONS = 8
+PREVIEW_SIDE = 1280  # px: the page shows a photo's result at most this long a side; the download is full size
+KEPT_PHOTOS = 4  # photos (per model and temperature) whose per-photo work the server keeps for their hints
 
 
 @dataclass
@@ -208,6 +208,50 @@ def parse_temperature(value):
         raise InputError(f"temperature must be a number, got {value!r}") from error
 
 
+# --- photos being worked on ---------------------------------------------------------------------
+
+
+def preview_shape(height, width, side=PREVIEW_SIDE):
+    """(height, width) of a photo's preview: the photo's own up to `side` px on its long side, else shrunk to it."""
+    scale = min(1.0, side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+class PreparedPhotos:
+    """The photos the page works on, each prepared once per model and temperature (`inference.PreparedPhoto`:
+    its lightness, the network's per-photo part, its hint regions), so that a hint reruns only what it changes;
+    the last KEPT_PHOTOS of them."""
+
+    def __init__(self, workspace, kept=KEPT_PHOTOS):
+        self.workspace, self.kept, self.photos = workspace, kept, {}
+
+    def get(self, upload_id, model, temperature):
+        """(the PreparedPhoto, a photo_files.Photo of one pixel: the file's depth and metadata)."""
+        key = (upload_id, model, temperature)
+        if key not in self.photos:
+            read = photo_files.read_photo(self.workspace.path_of(upload_id))  # a 16-bit upload stays 16-bit
+            colorizer = colorize.colorizer(model, temperature)
+            colorizer.check_size(*read.pixels.shape[:2])
+            source = photo_files.Photo(read.pixels[:1, :1], read.path, read.icc)  # its depth and metadata, for the download
+            self.photos[key] = (inference.PreparedPhoto(colorizer, lab.rgb_to_l(read.pixels)), source)
+            while len(self.photos) > self.kept:
+                self.photos.pop(next(iter(self.photos)))
+        self.photos[key] = self.photos.pop(key)  # the latest used last
+        return self.photos[key]
+
+
+def render(photo, given, full=False, bits=8):
+    """A prepared photo with `guidance`'s hints and reference -> RGB: the preview (uint8), or the full size in
+    `bits` (8: uint8, 16: uint16)."""
+    colorizer, (height, width) = photo.colorizer, photo.l_channel.shape
+    points = hints.check_points(given.get("hints"), height, width)
+    reference = given.get("reference")
+    colorizer.check_guidance(points, reference)
+    shape = (height, width) if full else preview_shape(height, width)
+    ab_norm = photo.ab_norm(points, colorizer.palette_of(reference), shape)
+    return lab.merge_l_ab(photo.lightness_at(shape), ab_norm, bits=bits if full else 8)
+
+
 # --- video jobs ---------------------------------------------------------------------------------
 
 
@@ -276,6 +320,7 @@ def create_app(workspace, default_model=cli.DEFAULT_MODEL, limits=None):
     limits = limits or Limits()
     models = available_models(default_model)
     videos = VideoJobs(workspace)
+    photos = PreparedPhotos(workspace)
     network = threading.Lock()  # one photo through the network at a time: bounded memory, any number of browsers
 
     @contextlib.asynccontextmanager
@@ -314,23 +359,31 @@ def create_app(workspace, default_model=cli.DEFAULT_MODEL, limits=None):
 
     @app.post("/api/colorize")
     def colorize_photo(request: dict):
-        options = {"model": _model(request, models), "temperature": parse_temperature(request.get("temperature")),
-                   **guidance(request, workspace)}
-        photo = photo_files.read_photo(workspace.path_of(request.get("id", "")))  # a 16-bit upload stays 16-bit
+        """The photo's preview (at most PREVIEW_SIDE px, 8-bit) as an uncompressed BMP (encoded in a hundredth of the
+        time a PNG takes, and the page runs on this computer), or with "full": true its full-size result as a PNG
+        in the input's depth (16 bits for a 16-bit upload) with its metadata (shared/photo_files.py)."""
+        model, temperature = _model(request, models), parse_temperature(request.get("temperature"))
+        given, full = guidance(request, workspace), bool(request.get("full"))
         with network:
-            result = colorize.image(photo.pixels, **options)
-        encoded = photo_files.encode_photo(result, ".png", photo, photo_files.software_tag(options["model"]))
-        return Response(encoded, media_type="image/png")
+            photo, source = photos.get(request.get("id", ""), model, temperature)
+            result = render(photo, given, full, source.bits)
+        if full:
+            encoded = photo_files.encode_photo(result, ".png", source, photo_files.software_tag(model))
+            return Response(encoded, media_type="image/png")
+        return Response(_bmp_bytes(result), media_type="image/bmp")
 
     @app.post("/api/suggest")
     def suggest(request: dict):
         if not hasattr(colorize, "suggest"):
             return JSONResponse({"error": "this version cannot suggest colours yet; pick one with the colour picker"},
                                 status_code=501)
-        options = {"model": _model(request, models), "k": SUGGESTIONS, **guidance(request, workspace)}
-        rgb = data.read_rgb(workspace.path_of(request.get("id", "")))
+        given = guidance(request, workspace)
         with network:
-            colors = colorize.suggest(rgb, int(request["x"]), int(request["y"]), **options)
+            photo, _ = photos.get(request.get("id", ""), _model(request, models), None)
+            x, y = int(request["x"]), int(request["y"])
+            hints.check_points([(x, y, (0, 0, 0))], *photo.l_channel.shape)
+            points = hints.check_points(given.get("hints"), *photo.l_channel.shape)
+            colors = photo.suggest(x, y, SUGGESTIONS, points, photo.colorizer.palette_of(given.get("reference")))
         return {"colors": [hex_color(rgb) for rgb in colors]}
 
     @app.post("/api/video")
@@ -371,16 +424,18 @@ def _model(request, models):
     return model
 
 
-def _png_bytes(rgb):
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
+def _bmp_bytes(rgb):
+    ok, encoded = cv2.imencode(".bmp", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the BMP")
+    return encoded.tobytes()
 
 
 def _warm_up(model, network):
-    """Load the default model before the first photo comes, so that it answers at once."""
+    """Load the default model and trace its per-photo and hinted paths before the first photo comes, so that
+    the first photo and its first hint answer at once."""
     with contextlib.suppress(Exception), network:
-        colorize.image(np.zeros((64, 64), np.uint8), model=model)
+        colorize.colorizer(model, None).warm_up()  # the arguments as PreparedPhotos gives them: the same cached one
 
 
 class Server(uvicorn.Server):

@@ -127,7 +127,7 @@ def assert_still_serving(server):
     status, photo = upload(server, gray_png_bytes(), "after.png")
     assert status == 200
     status, body = colorize(server, photo["id"])
-    assert status == 200 and body.startswith(b"\x89PNG")
+    assert status == 200 and body.startswith(b"BM")
 
 
 # --- photos ---------------------------------------------------------------------------------------
@@ -139,9 +139,37 @@ def test_a_photo_is_colorized_at_its_own_size(server):
     assert photo["kind"] == "image" and (photo["width"], photo["height"]) == (512, 320)
     status, body = colorize(server, photo["id"])
     assert status == 200
-    result = Image.open(__import__("io").BytesIO(body))
-    assert result.format == "PNG" and result.size == (512, 320)
+    preview = Image.open(__import__("io").BytesIO(body))
+    assert preview.format == "BMP" and preview.size == (512, 320)  # the preview: quick to make, and lossless
     assert mean_chroma(body) > 3  # colour, from the lightness alone
+    status, body = colorize(server, photo["id"], full=True)
+    result = Image.open(__import__("io").BytesIO(body))
+    assert status == 200 and result.format == "PNG" and result.size == (512, 320)
+    np.testing.assert_array_equal(np.asarray(result), np.asarray(preview))
+
+
+def test_a_large_photo_is_shown_as_a_preview_and_downloads_at_full_size_with_its_hints(server):
+    _, photo = upload(server, gray_png_bytes(700, 1300), "wide.png")  # 0.91 MP, under the test server's limit
+    hint = [{"x": 650, "y": 350, "color": "#c81e1e"}]
+    sizes = {full: Image.open(__import__("io").BytesIO(colorize(server, photo["id"], hints=hint, full=full)[1])).size
+             for full in (False, True)}
+    assert sizes == {False: (1280, 689), True: (1300, 700)}
+    status, body = colorize(server, photo["id"], hints=[{"x": 1300, "y": 0, "color": "#c81e1e"}])
+    assert status == 400 and "outside the 1300x700 image" in json.loads(body)["error"]
+
+
+def test_a_16_bit_upload_downloads_at_16_bits(server):
+    import cv2
+
+    ramp = np.tile(np.linspace(2000, 60000, 400), (300, 1)).astype(np.uint16)  # a smooth 16-bit sky
+    ok, encoded = cv2.imencode(".png", ramp)
+    _, photo = upload(server, encoded.tobytes(), "scan16.png")
+    status, body = colorize(server, photo["id"], full=True)
+    result = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert status == 200 and result.dtype == np.uint16 and result.shape == (300, 400, 3)
+    assert len(np.unique(result[..., 1])) > 1024  # its gradations kept
+    preview = cv2.imdecode(np.frombuffer(colorize(server, photo["id"])[1], np.uint8), cv2.IMREAD_UNCHANGED)
+    assert preview.dtype == np.uint8 and preview.shape == (300, 400, 3)  # what a screen shows
 
 
 def test_lower_temperature_gives_more_vivid_colour(server):
@@ -156,7 +184,7 @@ def test_the_models_offered_are_the_shipped_tiers_and_another_is_refused(server)
     assert status == 200 and {"beta", "full_version"} <= set(offered["models"]) and offered["default"] == "full_version"
     _, photo = upload(server, PHOTO.read_bytes(), "dune.jpg")
     status, body = colorize(server, photo["id"], model="full_version")
-    assert status == 200 and body.startswith(b"\x89PNG")
+    assert status == 200 and body.startswith(b"BM")
     status, body = colorize(server, photo["id"], model="/etc/passwd")
     assert status == 400 and "unknown model" in json.loads(body)["error"]
 

@@ -105,6 +105,11 @@ TOO_LONG = {
     "ray start --head --port=6379": CLUSTER,
     "ray start --address=10.0.0.1:6379": CLUSTER,
     "python benchmarks/batch.py": BENCHMARK,
+    "python benchmarks/hints.py --locality": BENCHMARK,
+    "python benchmarks/hints.py --locality --input datasets/unlike": BENCHMARK,
+    'python benchmarks/hints.py --tune-regions "with red reach"': BENCHMARK + ": 30 settings on the validation split",
+    "python docs/vintage_car_hints.py": "loads TensorFlow and the model and colorizes the car five times (about 15 s); "
+                                        "tests/test_hints.py covers the hint regions it draws",
     "python benchmarks/speed.py": BENCHMARK,
     "python benchmarks/speed.py --quick": BENCHMARK,
     "python benchmarks/photo_speed.py": BENCHMARK + ": 1 to 48 MP photos, warm and cold, two versions of the code",

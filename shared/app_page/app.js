@@ -9,6 +9,7 @@ const state = {
   temperature: null,   // null: the model's own
   pick: null,          // {x, y} of the point being given a colour
   resultUrl: null,
+  fullUrl: null,       // the full-size result for the download, made once when asked for
   colorizing: 0,       // the latest colorize request's number; older answers are dropped
   limits: {pixels: Infinity, bytes: Infinity},  // the server's, once it has said them
 };
@@ -89,7 +90,8 @@ async function openFile(file) {
   }
 }
 
-async function colorizePhoto() {
+// The server sends a preview (at most 1280 px a side); the full-size result is made once, when downloaded.
+async function colorizePhoto({highlight = false} = {}) {
   if (!state.upload || state.upload.kind !== "image") return;
   const number = ++state.colorizing;
   const started = performance.now();
@@ -98,10 +100,15 @@ async function colorizePhoto() {
   try {
     const blob = await (await call("/api/colorize", body)).blob();
     if (number !== state.colorizing) return;
+    const previous = highlight && $("result-image").complete ? $("result-image") : null;
+    const shown = await loadImage(URL.createObjectURL(blob));
+    if (number !== state.colorizing) return;
+    if (previous) highlightChange(previous, shown);
     if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
-    state.resultUrl = URL.createObjectURL(blob);
+    if (state.fullUrl) URL.revokeObjectURL(state.fullUrl);
+    state.resultUrl = shown.src;
+    state.fullUrl = null;
     $("result-image").src = state.resultUrl;
-    $("download").href = state.resultUrl;
     $("download").download = state.upload.name.replace(/\.[^.]*$/, "") + "_colorized.png";
     clearError();
     status(`colorized in ${((performance.now() - started) / 1000).toFixed(2)} s`);
@@ -110,13 +117,78 @@ async function colorizePhoto() {
   }
 }
 
+function loadImage(url) {
+  const image = new Image();
+  return new Promise((resolve, reject) => {
+    image.onload = () => resolve(image);
+    image.onerror = () => reject(new Error("the result could not be shown"));
+    image.src = url;
+  });
+}
+
+// Where the colours changed by more than a little, tinted and outlined over the result, fading out.
+const CHANGE_THRESHOLD = 12;  // summed RGB levels: smaller changes are not drawn
+
+function highlightChange(before, after) {
+  const {naturalWidth: width, naturalHeight: height} = after;
+  if (before.naturalWidth !== width || before.naturalHeight !== height) return;
+  const pixels = (image) => {
+    const canvas = new OffscreenCanvas(width, height);
+    const context = canvas.getContext("2d");
+    context.drawImage(image, 0, 0);
+    return context.getImageData(0, 0, width, height).data;
+  };
+  const [old, now] = [pixels(before), pixels(after)];
+  const changed = new Uint8Array(width * height);
+  for (let i = 0; i < changed.length; i++) {
+    const j = 4 * i;
+    changed[i] = Math.abs(old[j] - now[j]) + Math.abs(old[j + 1] - now[j + 1]) + Math.abs(old[j + 2] - now[j + 2])
+      > CHANGE_THRESHOLD ? 1 : 0;
+  }
+  const layer = $("change-layer");
+  layer.width = width;
+  layer.height = height;
+  const context = layer.getContext("2d");
+  const drawn = context.createImageData(width, height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      if (!changed[i]) continue;
+      const edge = x === 0 || y === 0 || x === width - 1 || y === height - 1
+        || !changed[i - 1] || !changed[i + 1] || !changed[i - width] || !changed[i + width];
+      drawn.data.set(edge ? [255, 255, 255, 255] : [255, 255, 255, 70], 4 * i);
+    }
+  }
+  context.putImageData(drawn, 0, 0);
+  layer.classList.remove("fading");
+  void layer.offsetWidth;  // restart the fade
+  layer.classList.add("fading");
+}
+
+async function download(event) {  // the full-size result, made once for this photo and these hints
+  if (state.fullUrl) return;  // the link already holds it
+  event.preventDefault();
+  const number = state.colorizing;
+  status("making the full-size result...");
+  try {
+    const body = {id: state.upload.id, ...options(), ...guidance(), full: true};
+    const blob = await (await call("/api/colorize", body)).blob();
+    if (number !== state.colorizing) return;
+    state.fullUrl = URL.createObjectURL(blob);
+    $("download").href = state.fullUrl;
+    status(`full size: ${state.upload.width}x${state.upload.height}`);
+    $("download").click();
+  } catch (error) { showError(error); }
+}
+
 // --- hints -------------------------------------------------------------------------------------
 
-function imagePoint(event) {
+function imagePoint(event) {  // in the photo's own pixels, whatever size the image shown has
   const image = event.currentTarget;
-  const x = Math.floor(event.offsetX * image.naturalWidth / image.clientWidth);
-  const y = Math.floor(event.offsetY * image.naturalHeight / image.clientHeight);
-  return {x: Math.min(Math.max(x, 0), image.naturalWidth - 1), y: Math.min(Math.max(y, 0), image.naturalHeight - 1)};
+  const {width, height} = state.upload;
+  const x = Math.floor(event.offsetX * width / image.clientWidth);
+  const y = Math.floor(event.offsetY * height / image.clientHeight);
+  return {x: Math.min(Math.max(x, 0), width - 1), y: Math.min(Math.max(y, 0), height - 1)};
 }
 
 async function pickAt(point) {
@@ -149,7 +221,7 @@ function addHint(color) {
   state.pick = null;
   $("picker").hidden = true;
   renderHints();
-  colorizePhoto();
+  colorizePhoto({highlight: true});
 }
 
 function removeHint(index) {
@@ -270,4 +342,5 @@ $("clear-reference").addEventListener("click", () => {
   colorizePhoto();
 });
 $("start-video").addEventListener("click", colorizeVideo);
+$("download").addEventListener("click", download);
 loadModels().catch(showError);
