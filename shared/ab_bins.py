@@ -238,6 +238,44 @@ class AnnealedMean(layers.Layer):
                 "restraint_midpoint": self.restraint_midpoint, "restraint_width": self.restraint_width}
 
 
+NEUTRAL_LEAN_SIGMA = 25.0  # ab units: the lean's logit falls by g / 2 at one sigma from grey
+
+
+@keras.saving.register_keras_serializable(package="colorize")
+class NeutralLean(layers.Layer):
+    """[logits (N, h, w, n_bins), image vector (N, C)] -> logits - g |c_k|^2 / (2 sigma^2) for every bin k.
+
+    g = softplus(w . vector + b) >= 0 is one learned number per image: how far the whole scene (its pooled
+    ImageNet features: snow, a road, fog, concrete) leans toward grey. It starts near 0 (w = 0, b = -4), so a
+    trained model given this layer colours as it did until training teaches it which scenes are neutral.
+    """
+
+    def __init__(self, sigma=NEUTRAL_LEAN_SIGMA, **kwargs):
+        super().__init__(**kwargs)
+        self.sigma = float(sigma)
+
+    def build(self, input_shapes):
+        vector_size = input_shapes[1][-1]
+        self.kernel = self.add_weight(shape=(vector_size, 1), initializer="zeros", name="kernel")
+        self.bias = self.add_weight(shape=(1,), initializer=keras.initializers.Constant(-4.0), name="bias")
+
+    def lean(self, vector):
+        """(N,) the learned g of each image."""
+        return ops.softplus(ops.matmul(ops.cast(vector, self.compute_dtype), ops.cast(self.kernel, self.compute_dtype))
+                            + ops.cast(self.bias, self.compute_dtype))[:, 0]
+
+    def call(self, inputs):
+        logits, vector = inputs
+        squared = ops.convert_to_tensor((BINS**2).sum(-1) / (2.0 * self.sigma**2), logits.dtype)
+        return logits - ops.cast(self.lean(vector), logits.dtype)[:, None, None, None] * squared
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+    def get_config(self):
+        return {**super().get_config(), "sigma": self.sigma}
+
+
 def logits_head(name="ab_logits"):
     """The last layer of every classification model: one logit per bin and pixel."""
     return layers.Conv2D(N_BINS, 1, name=name)

@@ -80,6 +80,7 @@ def build_parser():
         "--temperature", type=float,
         help="annealed-mean temperature for the classification models (default: each model's own, 0.38)",
     )
+    commands.add_restraint_arguments(parser)
     commands.add_precision_argument(parser)
     parser.add_argument(
         "--thumbnail-side", type=cli.positive_int, default=128,
@@ -101,6 +102,9 @@ def main(argv=None):
         for colorizer in colorizers.values():
             if ab_bins.decoding_layer(colorizer.model) is not None:
                 inference.set_temperature(colorizer.model, args.temperature)
+    for colorizer in colorizers.values():  # --neutral-prior, --restraint-*: where given, for those that decode
+        if ab_bins.decoding_layer(colorizer.model) is not None:
+            commands.set_restraint_from(args, colorizer.model, colorizer.model.name)
     paths = list_images(args.input, min_side=max(c.min_side for c in colorizers.values()))
     train_paths = list_training_images(args.train_images)
     commands.check_output_folder(args.output, [args.input, *args.train_images], [*paths, *train_paths], REPORT_FILES)

@@ -195,7 +195,8 @@ def automatic_part(model):
     if not {"only_with_guidance", "ab_logits", "to_input_size"} <= names:
         return None
     l_input = dict(zip(hints.input_names(model), model.inputs))["l_norm"]
-    ab_norm = ab_bins.decoding_layer(model)(model.get_layer("ab_logits").output)
+    automatic_logits = "neutral_lean" if "neutral_lean" in names else "ab_logits"  # the lean: after the head
+    ab_norm = ab_bins.decoding_layer(model)(model.get_layer(automatic_logits).output)
     return keras.Model(l_input, model.get_layer("to_input_size")(ab_norm), name=f"{model.name}_automatic")
 
 
