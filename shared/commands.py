@@ -188,6 +188,9 @@ def build_train_parser(tier, description, epochs=100, batch_size=8, image_size=2
                              "--images stays what it was without them (folders, images or list files)")
     parser.add_argument("--more-val-images", type=Path, nargs="+", default=[], metavar="SOURCE",
                         help="photos added to the validation set after --images is split")
+    parser.add_argument("--more-train-repeat", type=cli.positive_int, default=1, metavar="N",
+                        help="each --more-train-images photo comes N times an epoch, so that a few photos of a "
+                             "kind the others lack weigh more (default: %(default)s)")
     parser.add_argument("--model-out", type=Path, default=cli.MODELS / f"{tier}.keras", help="(default: %(default)s)")
     parser.add_argument("--resume", action="store_true", help="continue the last interrupted training")
     parser.add_argument("--overwrite", action="store_true",
@@ -271,17 +274,17 @@ def _checked_photos(args, build_model):
 
 
 def _with_more_photos(args, train_paths, val_paths):
-    """(training, validation photos) with --more-train-images and --more-val-images added; InputError when
-    a photo would be in both."""
+    """(training, validation photos) with --more-train-images (each --more-train-repeat times) and
+    --more-val-images added; InputError when a photo would be in both."""
     more_train = training.list_training_images(args.more_train_images) if getattr(args, "more_train_images", None) else []
     more_val = training.list_training_images(args.more_val_images) if getattr(args, "more_val_images", None) else []
-    train_paths = sorted(set(train_paths) | set(more_train))
     val_paths = sorted(set(val_paths) | set(more_val))
-    both = set(train_paths) & set(val_paths)
+    both = (set(train_paths) | set(more_train)) & set(val_paths)
     if both:
         raise InputError(f"{len(both)} photos would be both trained on and validated on, e.g. {sorted(both)[0]}: "
                          "--more-train-images and --more-val-images must not overlap each other or --images")
-    return train_paths, val_paths
+    more_train = [path for path in more_train if path not in set(train_paths)]
+    return sorted(train_paths) + more_train * getattr(args, "more_train_repeat", 1), val_paths
 
 
 def _datasets(args, train_paths, val_paths, make_dataset, equal_batches=False):

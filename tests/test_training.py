@@ -103,6 +103,9 @@ def test_more_photos_join_training_and_validation_after_the_split_and_may_not_ov
     train, val = commands._with_more_photos(args, split_train, split_val)
     assert set(train) == set(split_train) | set(more_train.iterdir())  # the split of --images is unchanged
     assert set(val) == set(split_val) | set(more_val.iterdir())
+    repeated, _ = commands._with_more_photos(argparse.Namespace(more_train_images=[more_train], more_val_images=[],
+                                                                more_train_repeat=3), split_train, split_val)
+    assert len(repeated) == len(split_train) + 3 * 3 and repeated.count(more_train / "0.png") == 3
     with pytest.raises(InputError, match="both trained on and validated on"):
         commands._with_more_photos(argparse.Namespace(more_train_images=[], more_val_images=[landscapes]),
                                    split_train, split_val)
