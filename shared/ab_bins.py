@@ -239,30 +239,34 @@ class AnnealedMean(layers.Layer):
 
 
 NEUTRAL_LEAN_SIGMA = 25.0  # ab units: the lean's logit falls by g / 2 at one sigma from grey
+NEUTRAL_LEAN_GAIN = 10.0  # the lean's weights learn this much faster than the rest (a fine-tune's few steps)
 
 
 @keras.saving.register_keras_serializable(package="colorize")
 class NeutralLean(layers.Layer):
     """[logits (N, h, w, n_bins), image vector (N, C)] -> logits - g |c_k|^2 / (2 sigma^2) for every bin k.
 
-    g = softplus(w . vector + b) >= 0 is one learned number per image: how far the whole scene (its pooled
-    ImageNet features: snow, a road, fog, concrete) leans toward grey. It starts near 0 (w = 0, b = -4), so a
-    trained model given this layer colours as it did until training teaches it which scenes are neutral.
+    g = softplus(gain (w . vector + b)) >= 0 is one learned number per image: how far the whole scene (its
+    pooled ImageNet features: snow, a road, fog, concrete) leans toward grey. It starts near 0 (w = 0,
+    gain b = -4), so a trained model given this layer colours as it did until training teaches it which
+    scenes are neutral; `gain` multiplies the step its weights take, so that a short fine-tune moves them.
     """
 
-    def __init__(self, sigma=NEUTRAL_LEAN_SIGMA, **kwargs):
+    def __init__(self, sigma=NEUTRAL_LEAN_SIGMA, gain=NEUTRAL_LEAN_GAIN, **kwargs):
         super().__init__(**kwargs)
-        self.sigma = float(sigma)
+        self.sigma, self.gain = float(sigma), float(gain)
 
     def build(self, input_shapes):
         vector_size = input_shapes[1][-1]
         self.kernel = self.add_weight(shape=(vector_size, 1), initializer="zeros", name="kernel")
-        self.bias = self.add_weight(shape=(1,), initializer=keras.initializers.Constant(-4.0), name="bias")
+        self.bias = self.add_weight(shape=(1,), initializer=keras.initializers.Constant(-4.0 / self.gain),
+                                    name="bias")
 
     def lean(self, vector):
         """(N,) the learned g of each image."""
-        return ops.softplus(ops.matmul(ops.cast(vector, self.compute_dtype), ops.cast(self.kernel, self.compute_dtype))
-                            + ops.cast(self.bias, self.compute_dtype))[:, 0]
+        dtype = self.compute_dtype
+        pre = ops.matmul(ops.cast(vector, dtype), ops.cast(self.kernel, dtype)) + ops.cast(self.bias, dtype)
+        return ops.softplus(self.gain * pre)[:, 0]
 
     def call(self, inputs):
         logits, vector = inputs
@@ -273,7 +277,7 @@ class NeutralLean(layers.Layer):
         return input_shapes[0]
 
     def get_config(self):
-        return {**super().get_config(), "sigma": self.sigma}
+        return {**super().get_config(), "sigma": self.sigma, "gain": self.gain}
 
 
 def logits_head(name="ab_logits"):
