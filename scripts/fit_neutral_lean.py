@@ -102,6 +102,7 @@ def main(argv=None):
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--neutral-prior", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--restraint-midpoint", type=float, help="the decoding's restraint in the written model")
+    parser.add_argument("--ridge-strength", type=float, help="write the fit of this strength (default: the one chosen)")
     args = parser.parse_args(argv)
 
     model = inference.load_keras_file(args.source)
@@ -134,8 +135,11 @@ def main(argv=None):
                   f"{np.round(np.sort(leans), 2).tolist()}")
         scores[strength] = float(np.mean(per_set))
     strength = min(scores, key=scores.get)
-    weights, bias = ridge(features, targets, strength)
     print(f"chosen ridge strength {strength:g} (the least mean squared ab error over the validation sets)")
+    if args.ridge_strength is not None:
+        strength = args.ridge_strength
+        print(f"written: ridge strength {strength:g} (--ridge-strength)")
+    weights, bias = ridge(features, targets, strength)
 
     lean.kernel.assign(weights[:, None].astype(np.float32))
     lean.bias.assign(np.array([bias], np.float32))
