@@ -31,7 +31,7 @@ import keras
 from keras import layers
 
 from shared import efficientnet
-from shared.ab_bins import N_BINS, logits_head, training_loss
+from shared.ab_bins import N_BINS, NeutralLean, logits_head, training_loss
 from shared.hints import HINT_CHANNELS, HINT_COLOUR_SIGMA, PALETTE_SIZE, GuidanceGate, HintPrior, PalettePrior
 from shared.layers import StopGradient, TileAndConcatenate, conv
 
@@ -95,11 +95,15 @@ def guidance_priors(l_norm, encoded, hints, palette, automatic_logits):
     return hint_prior + palette_prior  # the palette's prior is the same at every position
 
 
-def build_model(image_size=224, learning_rate=3e-4, loss="classification", class_weights=None):
+NEUTRAL_LEAN = "neutral_lean"  # the layer's name; a model without it (trained before) loads and runs as it was
+
+
+def build_model(image_size=224, learning_rate=3e-4, loss="classification", class_weights=None, neutral_lean=True):
     """The full network, compiled with Adam and the classification loss (rebalanced cross-entropy).
 
     Inputs: "l_norm" (N, S, S, 1), "hints" (N, S, S, 3), "palette" (N, n_bins + 1). Outputs: the guided
     logits, then the automatic ones (N, S/4, S/4, n_bins), each trained with that loss against the true ab.
+    neutral_lean: the automatic logits lean toward grey by a learned amount per image (ab_bins.NeutralLean).
     """
     if loss != "classification":
         raise ValueError("full_version predicts colour classes: train it with --loss classification")
@@ -109,7 +113,8 @@ def build_model(image_size=224, learning_rate=3e-4, loss="classification", class
     hints = keras.Input(shape=(image_size, image_size, HINT_CHANNELS), name="hints")
     palette = keras.Input(shape=(PALETTE_SIZE,), name="palette")
 
-    vector = global_vector(layers.GlobalAveragePooling2D(name="pool")(encoded[32]))
+    pooled = layers.GlobalAveragePooling2D(name="pool")(encoded[32])
+    vector = global_vector(pooled)
     bottleneck = layers.Conv2D(GLOBAL_SIZE, 1, activation="relu", name="bottleneck")(encoded[32])
     fused = TileAndConcatenate("efficientnet", name="tile_and_concatenate")([bottleneck, vector])
     x = layers.Conv2D(GLOBAL_SIZE, 1, activation="relu", name="fusion")(fused)
@@ -119,6 +124,8 @@ def build_model(image_size=224, learning_rate=3e-4, loss="classification", class
         x = conv(DECODER_FILTERS[stride], name=f"decoder_{stride}")(x)
     x = conv(DECODER_FILTERS[4], name="decoder_4b")(x)
     automatic = logits_head()(x)
+    if neutral_lean:  # the whole scene's lean toward grey, from the pooled ImageNet features
+        automatic = NeutralLean(name=NEUTRAL_LEAN)([automatic, pooled])
     automatic_logits = StopGradient(name="automatic_logits")(automatic)
     guided = layers.Add(name="guided_logits")([
         automatic_logits, hint_correction(x, hints, palette),

@@ -17,7 +17,7 @@ import argparse
 from functools import partial
 
 
-from full_version.model import TRAINING_OUTPUTS, build_model, unfreeze_encoder
+from full_version.model import NEUTRAL_LEAN, TRAINING_OUTPUTS, build_model, unfreeze_encoder
 from shared import cli, commands, data, hints
 from shared.data import InputError
 from shared.inference import load_model
@@ -69,11 +69,12 @@ def check_design(source):
     return source
 
 
-def copy_weights(source, target):
-    """Set every layer of `target` that has weights from the layer of the same name in `source`."""
+def copy_weights(source, target, new_layers=(NEUTRAL_LEAN,)):
+    """Set every layer of `target` that has weights from the layer of the same name in `source`; those
+    named in `new_layers` that `source` lacks (added since it was trained) keep their initial weights."""
     source_layers = {layer.name: layer for layer in all_layers(source)}
     for layer in target.layers:
-        if not layer.weights:
+        if not layer.weights or (layer.name in new_layers and layer.name not in source_layers):
             continue
         match = source_layers.get(layer.name)
         if match is None or [w.shape for w in match.weights] != [w.shape for w in layer.weights]:

@@ -27,6 +27,7 @@ SOFT_SIGMA = 5.0  # ab units, the Gaussian of that spread
 SMOOTHING_SIGMA = 5.0  # ab units, the Gaussian that smooths the training set's colour histogram
 UNIFORM_MIX = 0.5  # lambda: how much of the uniform distribution is mixed into it
 DEFAULT_TEMPERATURE = 0.38  # annealed-mean temperature (Zhang et al.)
+DEFAULT_RESTRAINT_WIDTH = 0.1  # normalised entropy over which a pixel's colour fades (annealed_mean)
 OUTPUT_STRIDE = 4  # classification heads predict at a quarter of the input size
 
 def in_gamut_lightness(ab, lightness_steps=201):
@@ -154,10 +155,55 @@ class RebalancedCrossEntropy(keras.losses.Loss):
 # --- decoding -------------------------------------------------------------------------------
 
 
-def annealed_mean(logits, temperature=DEFAULT_TEMPERATURE):
-    """logits (..., n_bins) -> ab_norm (..., 2): the mean of softmax(logits / T) over the bin centres."""
-    probability = ops.softmax(ops.cast(logits, "float32") / temperature, axis=-1)
-    return ops.matmul(probability, ops.convert_to_tensor(BINS / lab.AB_SCALE))
+def _neutral_log_prior():
+    """log w per bin: the exponential tilt w_k = exp(lambda . c_k) (the most uniform weights, by entropy)
+    whose weighted mean of the bin centres c_k is ab = (0, 0). The centres themselves average to about
+    a = +15, b = +7 (the sRGB gamut is wider toward red and yellow), so a flat distribution decodes to a
+    salmon-orange; weighted by w it decodes to grey. Newton's method on the convex log-sum-exp."""
+    centres = BINS.astype(np.float64)
+    tilt = np.zeros(2)
+    for _ in range(50):
+        logit = centres @ tilt
+        weight = np.exp(logit - logit.max())
+        weight /= weight.sum()
+        mean = weight @ centres
+        if np.abs(mean).max() < 1e-9:
+            break
+        covariance = (centres - mean).T @ ((centres - mean) * weight[:, None])
+        tilt -= np.linalg.solve(covariance, mean)
+    log_prior = centres @ tilt
+    return (log_prior - np.log(np.exp(log_prior).sum())).astype(np.float32)
+
+
+NEUTRAL_LOG_PRIOR = _neutral_log_prior()  # (n_bins,): a uniform distribution times exp(this) decodes to ab = 0
+
+
+def normalised_entropy(logits):
+    """logits (..., n_bins) -> the entropy of softmax(logits) over log(n_bins), (...): 0 for a pixel the
+    network is sure of (one bin), 1 for one it knows nothing about (all bins alike)."""
+    log_probability = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+    return -ops.sum(ops.exp(log_probability) * log_probability, axis=-1) / float(np.log(N_BINS))
+
+
+def annealed_mean(logits, temperature=DEFAULT_TEMPERATURE, neutral_prior=False, restraint_midpoint=None,
+                  restraint_width=DEFAULT_RESTRAINT_WIDTH):
+    """logits (..., n_bins) -> ab_norm (..., 2): the mean of softmax(logits / T) over the bin centres.
+
+    neutral_prior: the distribution is multiplied by NEUTRAL_LOG_PRIOR's weights before it is normalised,
+    so that flattening it (a high T, an unsure pixel) moves its colour toward grey rather than toward the
+    bins' salmon-orange centroid. restraint_midpoint (None: off): each pixel's ab is scaled by
+    sigmoid((midpoint - entropy) / width), the entropy of its untempered distribution normalised to 0..1:
+    colours the network is sure of are kept, those it does not know fade toward grey.
+    """
+    logits = ops.cast(logits, "float32")
+    tempered = logits / temperature
+    if neutral_prior:
+        tempered = tempered + ops.convert_to_tensor(NEUTRAL_LOG_PRIOR)
+    ab_norm = ops.matmul(ops.softmax(tempered, axis=-1), ops.convert_to_tensor(BINS / lab.AB_SCALE))
+    if restraint_midpoint is None:
+        return ab_norm
+    keep = ops.sigmoid((restraint_midpoint - normalised_entropy(logits)) / restraint_width)
+    return ab_norm * keep[..., None]
 
 
 @keras.saving.register_keras_serializable(package="colorize")
@@ -166,20 +212,72 @@ class AnnealedMean(layers.Layer):
 
     `temperature` can be changed on a loaded model before it first runs
     (test.py and video.py's --temperature): lower is more vivid, higher calmer.
+    `neutral_prior` and `restraint_midpoint`/`restraint_width` (annealed_mean) restrain the colours
+    where the network is unsure; both off by default, so models saved before them decode as they did.
     """
 
-    def __init__(self, temperature=DEFAULT_TEMPERATURE, **kwargs):
+    def __init__(self, temperature=DEFAULT_TEMPERATURE, neutral_prior=False, restraint_midpoint=None,
+                 restraint_width=DEFAULT_RESTRAINT_WIDTH, **kwargs):
         super().__init__(**kwargs)
         self.temperature = float(temperature)
+        self.neutral_prior = bool(neutral_prior)
+        self.restraint_midpoint = None if restraint_midpoint is None else float(restraint_midpoint)
+        self.restraint_width = float(restraint_width)
+        if not self.restraint_width > 0:
+            raise ValueError(f"restraint_width must be positive, got {restraint_width}")
 
     def call(self, logits):
-        return annealed_mean(logits, self.temperature)
+        return annealed_mean(logits, self.temperature, self.neutral_prior, self.restraint_midpoint,
+                             self.restraint_width)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 2)
 
     def get_config(self):
-        return {**super().get_config(), "temperature": self.temperature}
+        return {**super().get_config(), "temperature": self.temperature, "neutral_prior": self.neutral_prior,
+                "restraint_midpoint": self.restraint_midpoint, "restraint_width": self.restraint_width}
+
+
+NEUTRAL_LEAN_SIGMA = 25.0  # ab units: the lean's logit falls by g / 2 at one sigma from grey
+NEUTRAL_LEAN_GAIN = 10.0  # the lean's weights learn this much faster than the rest (a fine-tune's few steps)
+
+
+@keras.saving.register_keras_serializable(package="colorize")
+class NeutralLean(layers.Layer):
+    """[logits (N, h, w, n_bins), image vector (N, C)] -> logits - g |c_k|^2 / (2 sigma^2) for every bin k.
+
+    g = softplus(gain (w . vector + b)) >= 0 is one learned number per image: how far the whole scene (its
+    pooled ImageNet features: snow, a road, fog, concrete) leans toward grey. It starts near 0 (w = 0,
+    gain b = -4), so a trained model given this layer colours as it did until training teaches it which
+    scenes are neutral; `gain` multiplies the step its weights take, so that a short fine-tune moves them.
+    """
+
+    def __init__(self, sigma=NEUTRAL_LEAN_SIGMA, gain=NEUTRAL_LEAN_GAIN, **kwargs):
+        super().__init__(**kwargs)
+        self.sigma, self.gain = float(sigma), float(gain)
+
+    def build(self, input_shapes):
+        vector_size = input_shapes[1][-1]
+        self.kernel = self.add_weight(shape=(vector_size, 1), initializer="zeros", name="kernel")
+        self.bias = self.add_weight(shape=(1,), initializer=keras.initializers.Constant(-4.0 / self.gain),
+                                    name="bias")
+
+    def lean(self, vector):
+        """(N,) the learned g of each image."""
+        dtype = self.compute_dtype
+        pre = ops.matmul(ops.cast(vector, dtype), ops.cast(self.kernel, dtype)) + ops.cast(self.bias, dtype)
+        return ops.softplus(self.gain * pre)[:, 0]
+
+    def call(self, inputs):
+        logits, vector = inputs
+        squared = ops.convert_to_tensor((BINS**2).sum(-1) / (2.0 * self.sigma**2), logits.dtype)
+        return logits - ops.cast(self.lean(vector), logits.dtype)[:, None, None, None] * squared
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+    def get_config(self):
+        return {**super().get_config(), "sigma": self.sigma, "gain": self.gain}
 
 
 def logits_head(name="ab_logits"):
@@ -192,9 +290,10 @@ def is_classifier(model):
     return model.outputs[0].shape[-1] == N_BINS
 
 
-def with_decoding(model, temperature=DEFAULT_TEMPERATURE):
-    """A logits model -> the same layers mapping its inputs to ab_norm at the input size."""
-    ab_norm = AnnealedMean(temperature, name="annealed_mean")(model.outputs[0])
+def with_decoding(model, temperature=DEFAULT_TEMPERATURE, **restraint):
+    """A logits model -> the same layers mapping its inputs to ab_norm at the input size; `restraint`:
+    AnnealedMean's neutral_prior, restraint_midpoint and restraint_width."""
+    ab_norm = AnnealedMean(temperature, name="annealed_mean", **restraint)(model.outputs[0])
     ab_norm = layers.UpSampling2D(OUTPUT_STRIDE, interpolation="bilinear", name="to_input_size")(ab_norm)
     return keras.Model(model.inputs, ab_norm, name=model.name)
 

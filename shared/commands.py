@@ -104,6 +104,25 @@ def add_temperature_argument(parser):
     )
 
 
+def add_restraint_arguments(parser):
+    """--neutral-prior, --restraint-midpoint, --restraint-width: classification models' restraint where the
+    network is unsure (shared/ab_bins.py's annealed_mean); not given: as the model has it."""
+    parser.add_argument("--neutral-prior", action=argparse.BooleanOptionalAction, default=None,
+                        help="classification models: flatten unsure pixels toward grey, not toward the bins' "
+                             "orange centroid (default: as saved in the model)")
+    parser.add_argument("--restraint-midpoint", type=float, metavar="ENTROPY",
+                        help="classification models: fade each pixel's colour by sigmoid((midpoint - its normalised "
+                             "entropy) / width); 0..1, lower restrains more (default: as saved; off in older models)")
+    parser.add_argument("--restraint-width", type=float, help="the width of that fade (default: as saved, 0.1)")
+
+
+def set_restraint_from(args, keras_model, name="the model"):
+    """Apply --neutral-prior and --restraint-midpoint/width to a loaded classification model, where given."""
+    midpoint = inference.UNCHANGED if args.restraint_midpoint is None else args.restraint_midpoint
+    if args.neutral_prior is not None or args.restraint_midpoint is not None or args.restraint_width is not None:
+        inference.set_restraint(keras_model, args.neutral_prior, midpoint, args.restraint_width, name)
+
+
 def run_test(tier, default_input, argv=None, colorizer=None):
     """The common test.py: for each input image write <output>/<stem>.png at its own size, then
     a comparison figure and metrics.csv, and print PSNR, SSIM and colorfulness."""
@@ -166,6 +185,14 @@ def build_train_parser(tier, description, epochs=100, batch_size=8, image_size=2
     add_loss_argument(parser, default="classification")
     parser.add_argument("--val-share", type=float, default=0.1,
                         help="share of the images held out for validation (default: %(default)s)")
+    parser.add_argument("--more-train-images", type=Path, nargs="+", default=[], metavar="SOURCE",
+                        help="photos added to the training set after --images is split, so that the split of "
+                             "--images stays what it was without them (folders, images or list files)")
+    parser.add_argument("--more-val-images", type=Path, nargs="+", default=[], metavar="SOURCE",
+                        help="photos added to the validation set after --images is split")
+    parser.add_argument("--more-train-repeat", type=cli.positive_int, default=1, metavar="N",
+                        help="each --more-train-images photo comes N times an epoch, so that a few photos of a "
+                             "kind the others lack weigh more (default: %(default)s)")
     parser.add_argument("--model-out", type=Path, default=cli.MODELS / f"{tier}.keras", help="(default: %(default)s)")
     parser.add_argument("--resume", action="store_true", help="continue the last interrupted training")
     parser.add_argument("--overwrite", action="store_true",
@@ -237,6 +264,7 @@ def _checked_photos(args, build_model):
         raise InputError(f"--val-share must be in [0, 1), got {args.val_share}")
     paths = training.list_training_images(args.images)
     train_paths, val_paths = data.split_validation(paths, args.val_share, seed=args.seed)
+    train_paths, val_paths = _with_more_photos(args, train_paths, val_paths)
     if not train_paths:
         raise InputError(f"--val-share {args.val_share} holds out all {len(paths)} images, leaving none to train on: "
                          "give a smaller --val-share (0 trains on all) or more images")
@@ -245,6 +273,20 @@ def _checked_photos(args, build_model):
     print(f"training on {len(train_paths)} images, validating on {len(val_paths)}, at {args.image_size}px, "
           f"{args.loss} loss")
     return train_paths, val_paths
+
+
+def _with_more_photos(args, train_paths, val_paths):
+    """(training, validation photos) with --more-train-images (each --more-train-repeat times) and
+    --more-val-images added; InputError when a photo would be in both."""
+    more_train = training.list_training_images(args.more_train_images) if getattr(args, "more_train_images", None) else []
+    more_val = training.list_training_images(args.more_val_images) if getattr(args, "more_val_images", None) else []
+    val_paths = sorted(set(val_paths) | set(more_val))
+    both = (set(train_paths) | set(more_train)) & set(val_paths)
+    if both:
+        raise InputError(f"{len(both)} photos would be both trained on and validated on, e.g. {sorted(both)[0]}: "
+                         "--more-train-images and --more-val-images must not overlap each other or --images")
+    more_train = [path for path in more_train if path not in set(train_paths)]
+    return sorted(train_paths) + more_train * getattr(args, "more_train_repeat", 1), val_paths
 
 
 def _datasets(args, train_paths, val_paths, make_dataset, equal_batches=False):

@@ -13,7 +13,10 @@ original. Two baselines go through the same metrics on the same images:
 Written to --output (default results/report/):
 
     report.md            the table, which model beats both baselines, the figures
-    metrics.csv          the table: mean of every metric over the images, per model and baseline
+    metrics.csv          the table: mean of every metric over the images, per model and baseline, with the
+                         neutral-scene cast (on the least colourful quarter of the originals: the results'
+                         colourfulness / the originals') and how many images score below the grayscale input
+                         on PSNR and on AuC
     per_image.csv        every metric for every image, model and baseline
     comparison.png       grayscale input, each model's result and the original, one row per image
     training_curves.png  loss and val_loss per epoch from each model's training log (<model>.log.csv)
@@ -45,7 +48,11 @@ COLUMNS = (
     ("ciede2000", "CIEDE2000", "lower", 2),
     ("colorfulness", "colorfulness", None, 1),
     ("colorfulness_gap", "colorfulness gap", "lower", 1),
+    ("neutral_cast", "neutral-scene cast", None, 2),
+    ("below_gray_psnr", "below gray (PSNR)", None, 0),
+    ("below_gray_auc", "below gray (AuC)", None, 0),
 )
+NEUTRAL_SHARE = 0.25  # the neutral-scene cast looks at this share of a set: the least colourful originals
 ARROWS = {"higher": " ↑", "lower": " ↓", None: ""}
 REPORT_FILES = ("report.md", "metrics.csv", "per_image.csv", "comparison.png", "training_curves.png")
 
@@ -73,6 +80,7 @@ def build_parser():
         "--temperature", type=float,
         help="annealed-mean temperature for the classification models (default: each model's own, 0.38)",
     )
+    commands.add_restraint_arguments(parser)
     commands.add_precision_argument(parser)
     parser.add_argument(
         "--thumbnail-side", type=cli.positive_int, default=128,
@@ -94,6 +102,9 @@ def main(argv=None):
         for colorizer in colorizers.values():
             if ab_bins.decoding_layer(colorizer.model) is not None:
                 inference.set_temperature(colorizer.model, args.temperature)
+    for colorizer in colorizers.values():  # --neutral-prior, --restraint-*: where given, for those that decode
+        if ab_bins.decoding_layer(colorizer.model) is not None:
+            commands.set_restraint_from(args, colorizer.model, colorizer.model.name)
     paths = list_images(args.input, min_side=max(c.min_side for c in colorizers.values()))
     train_paths = list_training_images(args.train_images)
     commands.check_output_folder(args.output, [args.input, *args.train_images], [*paths, *train_paths], REPORT_FILES)
@@ -201,8 +212,27 @@ def summarize(per_image, methods):
         rows = [row for row in per_image if row["method"] == method]
         mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0] if key not in ("image", "method")}
         mean["colorfulness_gap"] = abs(mean["colorfulness"] - mean["colorfulness_original"])
+        mean["neutral_cast"] = neutral_scene_cast(rows)
+        below = below_gray(per_image, method)
+        mean["below_gray_psnr"], mean["below_gray_auc"] = below["psnr"], below["auc"]
         table[method] = {key: mean[key] for key, *_ in COLUMNS}
     return table
+
+
+def neutral_scene_cast(rows, share=NEUTRAL_SHARE):
+    """One method's rows -> on the `share` of the images whose originals are least colourful (at least one),
+    the mean colourfulness of its results divided by the originals' mean colourfulness: 1 keeps neutral
+    scenes as neutral as they were, 2 paints them twice as colourful. NaN when those originals have none."""
+    least = sorted(rows, key=lambda row: row["colorfulness_original"])[: max(1, math.ceil(share * len(rows)))]
+    original = float(np.mean([row["colorfulness_original"] for row in least]))
+    return float(np.mean([row["colorfulness"] for row in least])) / original if original > 0 else math.nan
+
+
+def below_gray(per_image, method, keys=("psnr", "auc")):
+    """{metric: how many images the method scores strictly below the grayscale input on}."""
+    gray = {row["image"]: row for row in per_image if row["method"] == GRAYSCALE}
+    rows = [row for row in per_image if row["method"] == method]
+    return {key: sum(row[key] < gray[row["image"]][key] for row in rows) for key in keys}
 
 
 def originals_colorfulness(per_image):
@@ -255,7 +285,11 @@ def report_text(args, models, colorizers, n_images, mean_ab, markdown, verdicts,
         "and the gap is the distance to it. PSNR and SSIM are on 8-bit RGB; AuC is the area under the "
         "cumulative ab-error curve for thresholds 0..150 (Zhang et al. 2016); rebalanced AuC weighs each pixel by "
         "the inverse frequency of its true colour's ab bin in its image, so rare saturated colours count as "
-        "much as common dull ones and a grey guess no longer scores well.",
+        "much as common dull ones and a grey guess no longer scores well. "
+        f"The neutral-scene cast is, on the {NEUTRAL_SHARE:.0%} of the images whose originals are least colourful, "
+        "the results' mean colorfulness divided by the originals' (1.0: neutral scenes stay as neutral as they are; "
+        "2.0: painted twice as colourful). Below gray counts the images on which the method scores strictly below "
+        f"the grayscale input itself, on PSNR and on AuC (out of {n_images}).",
         "",
         *[f"- {line}" for line in verdicts],
         "",

@@ -25,6 +25,9 @@ def pad_to_multiple(image, multiple):
     return np.pad(image, ((0, pad_h), (0, pad_w)) + ((0, 0),) * (image.ndim - 2), mode="symmetric")
 
 
+UNCHANGED = object()  # set_restraint: leave this setting as it is (None is a value there: restraint off)
+
+
 class Colorizer:
     """Wraps a trained Keras model: `predict_ab` maps L images to ab at their own sizes."""
 
@@ -47,6 +50,14 @@ class Colorizer:
     def set_temperature(self, temperature):
         """A new annealed-mean temperature for a classification model, for the calls that follow."""
         set_temperature(self.model, temperature, self.model.name)
+        self._trace_again()
+
+    def set_restraint(self, neutral_prior=None, midpoint=UNCHANGED, width=None):
+        """A classification model's restraint (shared/ab_bins.py's annealed_mean), for the calls that follow."""
+        set_restraint(self.model, neutral_prior, midpoint, width, self.model.name)
+        self._trace_again()
+
+    def _trace_again(self):
         for model in (self.model, self._automatic, *(self._parts or ())):
             if model is not None:
                 model.predict_function = None  # the decoding is traced into the compiled step: trace again
@@ -307,9 +318,11 @@ def automatic_part(model):
 
 
 def automatic_ab(model):
-    """The tensor of a full_version model's automatic ab_norm: its automatic logits decoded and scaled to
-    the input's size, as the guided ones are."""
-    ab_norm = ab_bins.decoding_layer(model)(model.get_layer("ab_logits").output)
+    """The tensor of a full_version model's automatic ab_norm: its automatic logits (after the neutral lean,
+    where the model has one) decoded and scaled to the input's size, as the guided ones are."""
+    names = {layer.name for layer in model.layers}
+    automatic_logits = "neutral_lean" if "neutral_lean" in names else "ab_logits"
+    ab_norm = ab_bins.decoding_layer(model)(model.get_layer(automatic_logits).output)
     return model.get_layer("to_input_size")(ab_norm)
 
 
@@ -350,6 +363,23 @@ def set_temperature(keras_model, temperature, name="the model"):
     if not temperature > 0:
         raise InputError(f"--temperature must be positive, got {temperature}")
     decoding.temperature = float(temperature)
+
+
+def set_restraint(keras_model, neutral_prior=None, midpoint=UNCHANGED, width=None, name="the model"):
+    """Set a classification model's decoding restraint (AnnealedMean): the neutral prior (True/False),
+    the entropy midpoint (None turns the per-pixel restraint off) and its width; what is not given stays."""
+    decoding = ab_bins.decoding_layer(keras_model)
+    if decoding is None:
+        raise InputError(f"the neutral prior and the restraint apply only to classification models; {name} was "
+                         "trained with --loss regression and predicts one colour per pixel")
+    if neutral_prior is not None:
+        decoding.neutral_prior = bool(neutral_prior)
+    if midpoint is not UNCHANGED:
+        decoding.restraint_midpoint = None if midpoint is None else float(midpoint)
+    if width is not None:
+        if not width > 0:
+            raise InputError(f"the restraint width must be positive, got {width}")
+        decoding.restraint_width = float(width)
 
 
 def load_colorizer(model, batch_size=8, temperature=None, precision=accel.COLORIZING_PRECISION):

@@ -21,7 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from shared import inference
+from shared import commands, inference
 
 WEIGHTS_FILE = "model.weights.h5"  # inside a .keras zip
 
@@ -68,14 +68,18 @@ def main(argv=None):
     parser.add_argument("destination", type=Path, help="where to write the float16 copy, e.g. beta/pretrained.keras")
     parser.add_argument("--temperature", type=float,
                         help="the annealed-mean temperature the copy keeps (classification models; default: the source's)")
+    commands.add_restraint_arguments(parser)
     args = parser.parse_args(argv)
-    if args.temperature is None:
+    restrained = args.neutral_prior is not None or args.restraint_midpoint is not None or args.restraint_width
+    if args.temperature is None and not restrained:
         float16_copy(args.source, args.destination)
     else:
         with tempfile.TemporaryDirectory() as folder:
             tempered = Path(folder) / args.source.name
             model = inference.load_keras_file(args.source)
-            inference.set_temperature(model, args.temperature, args.source)
+            if args.temperature is not None:
+                inference.set_temperature(model, args.temperature, args.source)
+            commands.set_restraint_from(args, model, args.source)
             model.save(tempered)
             float16_copy(tempered, args.destination)
     log = args.source.with_suffix(".log.csv")

@@ -92,3 +92,54 @@ def test_rebalanced_auc_counts_each_colour_alike():
     assert metrics.auc(result, original) == pytest.approx(100 * per_pixel.mean(), abs=1e-6)
     assert metrics.rebalanced_auc(result, original) == pytest.approx(100 * (per_pixel[:3].mean() + per_pixel[3]) / 2, abs=1e-6)
     assert metrics.rebalanced_auc(result, original) < metrics.auc(result, original)
+
+
+def decode(logits, **options):
+    return keras.ops.convert_to_numpy(ab_bins.annealed_mean(np.asarray(logits, np.float32), **options)) * lab.AB_SCALE
+
+
+def test_a_uniform_distribution_decodes_to_grey_with_the_neutral_prior_not_to_the_bins_centroid():
+    uniform = np.zeros((2, ab_bins.N_BINS), np.float32)
+    np.testing.assert_allclose(decode(uniform, temperature=1.0), np.repeat(ab_bins.BINS.mean(0)[None], 2, 0),
+                               atol=1e-3)
+    assert ab_bins.BINS.mean(0)[0] > 10  # the salmon-orange drift the prior removes
+    for temperature in (0.38, 1.0, 2.0, 100.0):
+        np.testing.assert_allclose(decode(uniform, temperature=temperature, neutral_prior=True), 0.0, atol=1e-3)
+    rng = np.random.default_rng(2)
+    noisy = rng.normal(size=(4, ab_bins.N_BINS)).astype(np.float32)  # high T flattens it: toward grey
+    assert np.abs(decode(noisy, temperature=50.0, neutral_prior=True)).max() < 1.0
+    confident = np.full((1, ab_bins.N_BINS), -20.0, np.float32)
+    confident[0, 17] = 20.0  # a sure pixel keeps its colour under the prior
+    np.testing.assert_allclose(decode(confident, temperature=1.0, neutral_prior=True), ab_bins.BINS[17:18], atol=0.5)
+
+
+def test_the_entropy_restraint_keeps_sure_colours_and_fades_unknown_ones():
+    sure = np.full((1, ab_bins.N_BINS), -20.0, np.float32)
+    sure[0, 17] = 20.0
+    unsure = np.zeros((1, ab_bins.N_BINS), np.float32)
+    unsure[0, 17] = 0.5  # nearly flat: still leans to bin 17
+    entropy = keras.ops.convert_to_numpy(ab_bins.normalised_entropy(np.concatenate([sure, unsure])))
+    assert entropy[0] < 0.01 and entropy[1] > 0.99
+    plain = decode(unsure, temperature=1.0)
+    restrained = decode(unsure, temperature=1.0, restraint_midpoint=0.7, restraint_width=0.1)
+    expected = 1.0 / (1.0 + np.exp(-(0.7 - entropy[1]) / 0.1))
+    np.testing.assert_allclose(restrained, plain * expected, rtol=1e-4, atol=1e-4)
+    assert np.abs(restrained).max() < 0.1 * np.abs(plain).max()
+    np.testing.assert_allclose(decode(sure, temperature=1.0, restraint_midpoint=0.7), decode(sure, temperature=1.0),
+                               rtol=2e-3)  # sigmoid((0.7 - 0) / 0.1): 0.999
+
+
+def test_the_restraint_is_saved_with_the_model_and_old_models_decode_as_before(tmp_path):
+    logits_in = keras.Input((4, 4, ab_bins.N_BINS))
+    restrained = keras.Model(logits_in, ab_bins.AnnealedMean(2.0, neutral_prior=True, restraint_midpoint=0.6,
+                                                             restraint_width=0.05)(logits_in))
+    restrained.save(tmp_path / "restrained.keras")
+    layer = ab_bins.decoding_layer(keras.models.load_model(tmp_path / "restrained.keras"))
+    assert (layer.temperature, layer.neutral_prior, layer.restraint_midpoint, layer.restraint_width) == (
+        2.0, True, 0.6, 0.05)
+    old_config = {"name": "annealed_mean", "temperature": 2.0}  # what models saved before the restraint hold
+    old = ab_bins.AnnealedMean.from_config(old_config)
+    assert not old.neutral_prior and old.restraint_midpoint is None
+    logits = np.random.default_rng(3).normal(size=(1, 4, 4, ab_bins.N_BINS)).astype(np.float32)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(old(logits)),
+                               keras.ops.convert_to_numpy(ab_bins.annealed_mean(logits, 2.0)), atol=1e-6)

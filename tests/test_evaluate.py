@@ -91,7 +91,8 @@ def test_report_writes_table_csv_and_figures(workspace, tmp_path):
 
     report = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
     assert ("| method | PSNR (dB) ↑ | SSIM ↑ | AuC (%) ↑ | rebalanced AuC (%) ↑ | CIEDE2000 ↓ | colorfulness "
-            "| colorfulness gap ↓ |") in report
+            "| colorfulness gap ↓ | neutral-scene cast | below gray (PSNR) | below gray (AuC) |") in report
+    assert float(gray_row["neutral_cast"]) < 0.05 and gray_row["below_gray_psnr"] == "0"  # ab = 0: no colour
     assert "tiny.keras`, regression loss)" in report
     assert "| tiny |" in report and f"| {evaluate.MEAN_AB} |" in report
     assert "- tiny: " in report and "baselines" in report
@@ -131,9 +132,9 @@ def test_read_curve_turns_missing_val_loss_into_nan(workspace):
 
 def test_verdict_respects_which_direction_is_better():
     good = {"psnr": 25, "ssim": 0.95, "auc": 90, "rebalanced_auc": 88, "ciede2000": 5, "colorfulness": 30,
-            "colorfulness_gap": 3}
+            "colorfulness_gap": 3, "neutral_cast": 1.0, "below_gray_psnr": 1, "below_gray_auc": 1}
     baseline = {"psnr": 22, "ssim": 0.90, "auc": 85, "rebalanced_auc": 80, "ciede2000": 8, "colorfulness": 1,
-                "colorfulness_gap": 30}
+                "colorfulness_gap": 30, "neutral_cast": 0.0, "below_gray_psnr": 0, "below_gray_auc": 0}
     table = {"m": good, evaluate.GRAYSCALE: baseline, evaluate.MEAN_AB: baseline}
     assert evaluate.verdict("m", table) == "m: beats both baselines on every metric."
 
@@ -172,3 +173,41 @@ def test_script_runs_as_a_file_and_reports_errors_as_a_module(workspace, tmp_pat
                              cwd=cli.REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert missing.returncode == 2
     assert "error: no trained model at" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def tinted(gray_level, tint, strength, shape=(24, 32)):
+    """A gray image plus `strength` times a pattern of colour deviations (no clipping): colourfulness is
+    linear in `strength`, so twice the strength is exactly twice the colourfulness."""
+    rng = np.random.default_rng(len(tint))
+    deviation = rng.normal(0, 1, shape + (3,)) * 3 + np.asarray(tint, np.float64)
+    return np.clip(gray_level + strength * deviation, 0, 255).astype(np.uint8) if strength else \
+        np.full(shape + (3,), gray_level, np.uint8)
+
+
+def test_neutral_scene_cast_looks_only_at_the_least_colourful_quarter():
+    rows = []
+    for i, original in enumerate([4.0, 5.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0]):
+        result = 3 * original if original < 10 else original / 2  # neutral ones painted, colourful ones dulled
+        rows.append({"image": f"{i}", "colorfulness": result, "colorfulness_original": original})
+    assert evaluate.neutral_scene_cast(rows) == pytest.approx(3.0)  # 2 of 8: the 4 and the 5
+    assert evaluate.neutral_scene_cast(rows, share=1.0) == pytest.approx((27 + 330 / 2) / 339)
+    assert evaluate.neutral_scene_cast(rows[:1], share=0.25) == pytest.approx(3.0)  # at least one image
+    assert np.isnan(evaluate.neutral_scene_cast([{"colorfulness": 2.0, "colorfulness_original": 0.0}]))
+
+
+def test_neutral_scene_cast_and_below_gray_on_images_whose_answer_is_known():
+    originals = [tinted(120, (8, -4, 0), 1), tinted(130, (0, 4, -8), 1), tinted(110, (30, -10, -20), 1),
+                 tinted(100, (-20, 20, 5), 1)]
+    results = [tinted(120, (8, -4, 0), 3), tinted(130, (0, 4, -8), 3),  # the neutral two: 3x their colour
+               originals[2], lab.gray_rgb(originals[3])]  # one right, one gray
+    per_image = []
+    for i, (result, original) in enumerate(zip(results, originals)):
+        per_image.append({"image": f"{i}", "method": "m", **metrics.image_metrics(result, original)})
+        per_image.append({"image": f"{i}", "method": evaluate.GRAYSCALE,
+                          **metrics.image_metrics(lab.gray_rgb(original), original)})
+    rows = [row for row in per_image if row["method"] == "m"]
+    assert evaluate.neutral_scene_cast(rows) == pytest.approx(3.0, rel=0.01)  # the least colourful, tripled (uint8 rounding)
+    below = evaluate.below_gray(per_image, "m")
+    assert below == {"psnr": 2, "auc": 2}  # the two tripled tints lie further from the original than gray
+    table = evaluate.summarize(per_image, ["m", evaluate.GRAYSCALE])
+    assert table["m"]["below_gray_psnr"] == 2 and table[evaluate.GRAYSCALE]["below_gray_psnr"] == 0

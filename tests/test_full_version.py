@@ -221,3 +221,22 @@ def test_the_rebuild_script_keeps_the_weights_and_takes_the_prior_of_now(tmp_pat
             for old, new in zip(old_weights.pop(layer.name), layer.get_weights(), strict=True):
                 np.testing.assert_array_equal(new, old)
     assert not old_weights
+
+
+def test_the_neutral_lean_starts_near_nothing_is_new_to_older_models_and_leans_toward_grey(tmp_path):
+    keras.utils.set_random_seed(1)
+    older = build_model(SIZE, neutral_lean=False)  # a model trained before the lean
+    leaning = fv_train.build_for_training(SIZE, 1e-4, start=older)
+    assert "neutral_lean" in {layer.name for layer in leaning.layers}
+    l_norm = np.random.default_rng(4).uniform(0, 1, (1, SIZE, SIZE, 1)).astype(np.float32)
+    inputs = {"l_norm": l_norm, **no_hints(1, SIZE)}
+    before = ab_bins.annealed_mean(older.predict_on_batch(inputs)[1], 2.0)
+    np.testing.assert_allclose(ab_bins.annealed_mean(leaning.predict_on_batch(inputs)[1], 2.0), before, atol=0.01)
+    lean = leaning.get_layer("neutral_lean")
+    lean.bias.assign([3.0 / lean.gain])  # a scene it has learned to be grey
+    colorizer = inference.Colorizer(ab_bins.with_decoding(leaning, 2.0))
+    (grey,) = colorizer.predict_ab([l_norm[0, ..., 0] * 100])
+    assert np.abs(grey).mean() < 0.5 * np.abs(keras.ops.convert_to_numpy(before)).mean()
+    colorizer.model.save(tmp_path / "leaning.keras")  # saved and loaded with its lean
+    reloaded = inference.Colorizer(inference.load_keras_file(tmp_path / "leaning.keras"))
+    np.testing.assert_allclose(reloaded.predict_ab([l_norm[0, ..., 0] * 100])[0], grey, atol=1e-5)

@@ -82,3 +82,30 @@ def test_resume_of_a_finished_run_asks_for_more_epochs(tmp_path):
 def test_non_positive_epochs_are_refused(tmp_path, epochs):
     with pytest.raises(InputError, match="--epochs must be positive"):
         training.fit(build_model(), one_image_pair(), epochs=epochs, model_path=tmp_path / "m.keras")
+
+
+def test_more_photos_join_training_and_validation_after_the_split_and_may_not_overlap(tmp_path):
+    import argparse
+
+    from PIL import Image
+
+    from shared import commands, data
+
+    def photos(folder, count):
+        folder.mkdir()
+        for i in range(count):
+            Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)).save(folder / f"{i}.png")
+        return folder
+
+    landscapes, more_train, more_val = photos(tmp_path / "l", 10), photos(tmp_path / "t", 3), photos(tmp_path / "v", 2)
+    split_train, split_val = data.split_validation(training.list_training_images([landscapes]), 0.2, seed=0)
+    args = argparse.Namespace(more_train_images=[more_train], more_val_images=[more_val])
+    train, val = commands._with_more_photos(args, split_train, split_val)
+    assert set(train) == set(split_train) | set(more_train.iterdir())  # the split of --images is unchanged
+    assert set(val) == set(split_val) | set(more_val.iterdir())
+    repeated, _ = commands._with_more_photos(argparse.Namespace(more_train_images=[more_train], more_val_images=[],
+                                                                more_train_repeat=3), split_train, split_val)
+    assert len(repeated) == len(split_train) + 3 * 3 and repeated.count(more_train / "0.png") == 3
+    with pytest.raises(InputError, match="both trained on and validated on"):
+        commands._with_more_photos(argparse.Namespace(more_train_images=[], more_val_images=[landscapes]),
+                                   split_train, split_val)

@@ -1,0 +1,30 @@
+"""scripts/fit_neutral_lean.py: the lean each photo needs, and the ridge regression that predicts it."""
+
+import numpy as np
+
+from scripts import fit_neutral_lean as fit
+from shared import ab_bins
+
+
+def test_a_grey_photo_painted_by_the_network_needs_a_large_lean_and_a_right_one_none():
+    logits = np.zeros((2, 4, 4, ab_bins.N_BINS), np.float32)
+    orange = int(np.argmin(((ab_bins.BINS - [40.0, 50.0]) ** 2).sum(-1)))
+    logits[..., orange] = 6.0  # the network is fairly sure of an orange
+    true_ab = np.zeros((2, 4, 4, 2), np.float32)
+    true_ab[1] = ab_bins.BINS[orange]  # photo 0 is grey, photo 1 really orange
+    errors = fit.decoded_errors(logits, true_ab, fit.LEANS, temperature=1.0, neutral_prior=True)
+    best = fit.LEANS[errors.argmin(1)]
+    assert best[0] >= 5.0 and best[1] == 0.0
+    own = fit.decoded_errors(logits, true_ab, best, temperature=1.0, neutral_prior=True)
+    np.testing.assert_allclose(own, errors.min(1), rtol=1e-6)
+
+
+def test_ridge_recovers_a_linear_rule_and_the_leans_follow_it():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 5)) * [1, 10, 0.1, 1, 1] + [0, 5, 0, 0, 0]
+    targets = features @ [0.5, -0.02, 3.0, 0.0, 0.0] + 0.1
+    weights, bias = fit.ridge(features, targets, strength=1e-6)
+    np.testing.assert_allclose(features @ weights + bias, targets, atol=1e-4)
+    leans = fit.predicted_leans(features, weights, bias, gain=10.0)
+    np.testing.assert_allclose(leans, np.logaddexp(0, 10 * targets), rtol=1e-4)
+    assert fit.softplus_inverse(np.array([0.0]))[0] == np.log(np.expm1(fit.SMALLEST_LEAN))
