@@ -3,6 +3,8 @@
     python benchmarks/photo_speed.py                 # 1, 4, 12 and 48 MP, automatic and hinted, warm and cold
     python benchmarks/photo_speed.py --quick         # 1 and 12 MP, one repeat, cold only for the small photo
     python benchmarks/photo_speed.py --before REF    # what to compare with (default 8d013ce, main before issue 27)
+    python benchmarks/photo_speed.py --cold 5 --before main   # only the small photo's cold start, before and
+                                                     # after alternating 5 times each, medians
 
 For each version (`after`: this checkout; `before`: REF checked out into a temporary `git worktree`, run with
 the same Python and PYTHONPATH pointing at it) a child process colorizes JPEG photos made from
@@ -41,6 +43,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="1 and 12 MP, one repeat, cold only for the small photo")
     parser.add_argument("--sizes", type=float, nargs="+", help="megapixels to time (default: 1 4 12 48)")
     parser.add_argument("--repeats", type=int, help="warm repeats, the best kept (default: 2, --quick 1)")
+    parser.add_argument("--cold", type=int, metavar="N",
+                        help="only the small photo's cold start: before and after alternating N times, medians")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: time one version (a JSON job)
     args = parser.parse_args(argv)
     if args.child:
@@ -51,11 +55,14 @@ def main(argv=None):
     print(machine_line())
     with tempfile.TemporaryDirectory(prefix="photo_speed_") as folder:
         folder = Path(folder)
-        photos = make_photos(folder, sizes)
+        photos = make_photos(folder, () if args.cold else sizes)
         before_tree = folder / "before"
         subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "add", "--detach", "--quiet", str(before_tree),
                         args.before], check=True)
         try:
+            if args.cold:
+                print_cold_alternating(before_tree, photos["small"], folder, args.cold)
+                return 0
             results = {}
             for version, tree in (("before", before_tree), ("after", REPO_ROOT)):
                 print(f"timing {version} ({git_describe(tree)}) ...", flush=True)
@@ -133,6 +140,24 @@ def cold_run(tree, photo, output):
     if status != 0:
         raise RuntimeError(f"colorize {photo} failed in {tree}: {process.stderr.read().decode()[-2000:]}")
     return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024}
+
+
+def print_cold_alternating(before_tree, photo, folder, times):
+    """The small photo's cold start, before and after alternating `times` times (so both see the same
+    load from other processes); each run's figures and the medians."""
+    import statistics
+
+    runs = {"before": [], "after": []}
+    for attempt in range(times):
+        for version, tree in (("before", before_tree), ("after", REPO_ROOT)):
+            runs[version].append(cold_run(tree, photo, folder / f"{version}_cold.png"))
+            print(f"{version} {attempt + 1}: {runs[version][-1]['seconds']:5.1f} s, {runs[version][-1]['peak_mb']:4.0f} MB, "
+                  f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    medians = {version: (statistics.median(run["seconds"] for run in results),
+                         statistics.median(run["peak_mb"] for run in results)) for version, results in runs.items()}
+    print(f"\ncold start, {SMALL_SIDE}x{SMALL_SIDE} photo, median of {times}: "
+          f"{medians['before'][0]:.1f} s, {medians['before'][1]:.0f} MB -> {medians['after'][0]:.1f} s, "
+          f"{medians['after'][1]:.0f} MB")
 
 
 def run_child(job):

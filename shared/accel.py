@@ -160,11 +160,25 @@ def for_inference(model, precision="auto"):
     return layers.fold_batch_norms(model, precision_rewrite(model, precision))
 
 
+def load_for_inference(path, precision="auto"):
+    """`for_inference(keras.models.load_model(path), precision)`, built once from the file
+    (shared.layers.load_folded): the cold start of one photo skips two of the three builds."""
+    from shared import layers
+
+    policy = "mixed_bfloat16" if resolve_precision(precision) == "bfloat16" else "float32"
+    return layers.load_folded(path, policy_rewrite(policy))
+
+
 def precision_rewrite(model, precision):
     """The change to a serialized `model` that makes every layer compute in `precision`; None when all do."""
     policy = "mixed_bfloat16" if resolve_precision(precision) == "bfloat16" else "float32"
     if all(layer.dtype_policy.name == policy for layer in model._flatten_layers()):
         return None
+    return policy_rewrite(policy)
+
+
+def policy_rewrite(policy):
+    """The change to a serialized model that makes every layer compute in the Keras dtype policy `policy`."""
 
     def rewrite(node):
         if isinstance(node, dict):

@@ -326,7 +326,7 @@ def automatic_ab(model):
     return model.get_layer("to_input_size")(ab_norm)
 
 
-def load_model(model):
+def load_model(model, loader=None):
     """A tier name or a .keras path -> the Keras model, or an InputError naming the train command.
 
     Says in one line which file it uses: for a tier, the user's own models/<tier>.keras, else the shipped one.
@@ -334,7 +334,7 @@ def load_model(model):
     path = cli.model_path(model)
     if not path.exists():
         raise InputError(f"no trained model at {path}: train one with `{cli.train_command(model)}`")
-    keras_model = load_keras_file(path)
+    keras_model = (loader or load_keras_file)(path)
     shipped = model in cli.TIERS and path == cli.shipped_model_path(model)
     print(f"model: {path}" + (f" (shipped; `{cli.train_command(model)}` trains your own)" if shipped else ""))
     return keras_model
@@ -350,6 +350,17 @@ def load_keras_file(path, compile=False):
         return keras.models.load_model(path, compile=compile)
     except Exception as error:
         raise InputError(f"{path} is corrupt or not a Keras model ({error})") from error
+
+
+def load_for_inference(path, precision):
+    """An existing .keras file -> the model as accel.for_inference makes it, built once from the file where
+    its layout allows (accel.load_for_inference), else loaded and then folded."""
+    if Path(path).is_dir() or not zipfile.is_zipfile(path):
+        return load_keras_file(path)  # raises its InputError
+    try:
+        return accel.load_for_inference(path, precision)
+    except Exception:  # another layout, or broken: Keras's own loader (its InputError), then the fold
+        return accel.for_inference(load_keras_file(path), precision)
 
 
 def set_temperature(keras_model, temperature, name="the model"):
@@ -388,7 +399,7 @@ def load_colorizer(model, batch_size=8, temperature=None, precision=accel.COLORI
     mean's temperature: lower is more vivid, higher calmer (default 0.38, Zhang et al.);
     `precision`: what the network computes in (shared/accel.py; auto: bfloat16 on CPUs with native
     bfloat16, where it is about 2x faster and gives the same evaluation table, else float32)."""
-    keras_model = accel.for_inference(load_model(model), precision)
+    keras_model = load_model(model, loader=lambda path: load_for_inference(path, precision))
     if temperature is not None:
         set_temperature(keras_model, temperature, cli.model_path(model))
     return Colorizer(keras_model, batch_size=batch_size)

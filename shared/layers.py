@@ -7,10 +7,12 @@ global vector comes from, how colours are decoded).
 """
 
 import collections
+import io
 
 import keras
 import numpy as np
 from keras import layers, ops
+from keras.src.utils import naming
 
 EMBEDDINGS = ("learned", "imagenet", "efficientnet")  # where a model's global vector comes from
 
@@ -105,6 +107,84 @@ def fold_batch_norms(model, rewrite=None):
     return clone
 
 
+class UnknownLayout(ValueError):
+    """A .keras file whose weights `load_folded` cannot place (then load the model and fold it instead)."""
+
+
+def load_folded(path, rewrite=None):
+    """What `fold_batch_norms(keras.models.load_model(path), rewrite)` returns, built once: the folded
+    architecture straight from the file's config, its weights read from the file (BatchNorms folded into
+    their convolutions on the way), skipping the build of the unfolded model and the second rebuild.
+    Raises UnknownLayout where the file's weights are not where Keras 3's saving puts a functional
+    model's layers (layers/<class name, numbered in layer order>/vars/<i>), or do not fit."""
+    import json
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+    stored = _stored_names(config)  # before the BatchNorms are left out of it
+    folds = {}
+    clone = keras.saving.deserialize_keras_object(_without_batch_norms(rewrite(config) if rewrite else config, folds))
+    epsilons = _batch_norm_epsilons(config)
+    conv_of = {conv: batch_norm for batch_norm, conv in folds.items()}
+    for layer, group_path in _weighted_layers(clone, stored, ""):
+        try:
+            values = _stored_vars(weights, group_path)
+            if layer.name in conv_of:
+                batch_norm = conv_of[layer.name]
+                values = _folded_weights(values[0], _stored_vars(weights, stored[batch_norm]), epsilons[batch_norm],
+                                         depthwise=isinstance(layer, layers.DepthwiseConv2D))
+            layer.load_own_variables({str(i): value for i, value in enumerate(values)})
+        except (KeyError, ValueError) as error:
+            raise UnknownLayout(f"{path}: the weights of {layer.name} ({error})") from error
+    return clone
+
+
+def _stored_names(config, prefix=""):
+    """layer name -> its group in a .keras file's weights (Keras 3 names each by its class, numbered in the
+    order of the model's layers), for a serialized functional model and the models nested in it."""
+    names, used = {}, collections.Counter()
+    for layer in config["config"]["layers"]:
+        class_name = naming.to_snake_case(layer["class_name"])  # as keras.src.saving.saving_lib names them
+        name = class_name if not used[class_name] else f"{class_name}_{used[class_name]}"
+        used[class_name] += 1
+        names[layer["name"]] = f"{prefix}layers/{name}"
+        if layer["class_name"] in ("Functional", "Model") and "layers" in layer.get("config", {}):
+            names.update(_stored_names(layer, f"{prefix}layers/{name}/"))
+    return names
+
+
+def _batch_norm_epsilons(config):
+    """BatchNorm layer name -> its epsilon, in a serialized model and the models nested in it."""
+    epsilons = {}
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "BatchNormalization":
+            epsilons[layer["name"]] = layer["config"]["epsilon"]
+        elif layer["class_name"] in ("Functional", "Model") and "layers" in layer.get("config", {}):
+            epsilons.update(_batch_norm_epsilons(layer))
+    return epsilons
+
+
+def _weighted_layers(model, stored, prefix):
+    """(layer, its group in the file) for each layer of `model` that has variables of its own."""
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            yield from _weighted_layers(layer, stored, prefix)
+        elif layer.weights:
+            if layer.name not in stored:
+                raise UnknownLayout(f"no stored weights for {layer.name}")
+            yield layer, stored[layer.name]
+
+
+def _stored_vars(weights, group_path):
+    """The arrays of one layer's group (vars/0, vars/1, ...), in order."""
+    group = weights[f"{group_path}/vars"]
+    return [group[str(i)][()] for i in range(len(group))]
+
+
 def _without_batch_norms(node, folds):
     """A serialized model with its foldable BatchNorms left out, their consumers reading the convolution
     instead; records them in `folds`."""
@@ -170,10 +250,16 @@ def _renamed(node, renames):
 
 def _folded(conv, batch_norm):
     """[kernel, bias] of `conv` with `batch_norm` (inference mode) folded in."""
-    kernel = conv.get_weights()[0]
-    gamma, beta, mean, variance = (np.asarray(w, np.float32) for w in batch_norm.get_weights())
-    scale = gamma / np.sqrt(variance + batch_norm.epsilon)  # per output channel
-    if isinstance(conv, layers.DepthwiseConv2D):  # kernel (kh, kw, channels, multiplier)
+    return _folded_weights(conv.get_weights()[0], batch_norm.get_weights(), batch_norm.epsilon,
+                           depthwise=isinstance(conv, layers.DepthwiseConv2D))
+
+
+def _folded_weights(kernel, batch_norm_weights, epsilon, depthwise):
+    """[kernel, bias]: a bias-free convolution's `kernel` with a BatchNorm's [gamma, beta, mean, variance]
+    (inference mode) folded in."""
+    gamma, beta, mean, variance = (np.asarray(w, np.float32) for w in batch_norm_weights)
+    scale = gamma / np.sqrt(variance + epsilon)  # per output channel
+    if depthwise:  # kernel (kh, kw, channels, multiplier)
         kernel = kernel * scale.reshape(1, 1, kernel.shape[2], kernel.shape[3])
     else:  # (kh, kw, in, out)
         kernel = kernel * scale

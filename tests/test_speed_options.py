@@ -113,3 +113,50 @@ def test_colorizing_commands_take_precision_auto_and_bfloat16_gives_the_same_pic
         pictures[precision] = colorizer.colorize([rgb])[0].astype(int)
     assert pictures["float32"].shape == (40, 48, 3)
     assert np.abs(pictures["float32"] - pictures["bfloat16"]).mean() < 1.0  # levels in 255
+
+
+def _same_weights(model, other):
+    return len(model.weights) == len(other.weights) and all(
+        np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(model.weights, other.weights))
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_a_model_folded_at_load_is_the_model_loaded_then_folded(tmp_path, precision):
+    from shared import efficientnet, layers
+
+    model = efficientnet.build_classifier((32, 32, 3), weights=None)  # BatchNorms in a nested model
+    rng = np.random.default_rng(0)
+    for layer in layers.all_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):  # statistics that make the fold matter
+            layer.set_weights([rng.uniform(0.5, 2, w.shape).astype(np.float32) for w in layer.get_weights()])
+    path = tmp_path / "model.keras"
+    model.save(path)
+    folded_at_load = accel.load_for_inference(path, precision)
+    loaded_then_folded = accel.for_inference(keras.models.load_model(path, compile=False), precision)
+    assert not [layer for layer in layers.all_layers(folded_at_load) if isinstance(layer, keras.layers.BatchNormalization)]
+    assert [layer.name for layer in layers.all_layers(folded_at_load)] == [
+        layer.name for layer in layers.all_layers(loaded_then_folded)]
+    assert _same_weights(folded_at_load, loaded_then_folded)
+    x = rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(folded_at_load(x)), np.asarray(loaded_then_folded(x)))
+
+
+def test_the_shipped_full_version_folded_at_load_has_the_weights_of_load_then_fold():
+    path = inference.cli.shipped_model_path("full_version")
+    folded_at_load = accel.load_for_inference(path, "float32")
+    assert _same_weights(folded_at_load, accel.for_inference(inference.load_keras_file(path), "float32"))
+
+
+def test_a_file_laid_out_otherwise_is_loaded_then_folded(tmp_path, monkeypatch):
+    from beta.model import build_model
+    from shared import layers
+
+    path = tmp_path / "model.keras"
+    build_model(16).save(path)
+    expected = accel.for_inference(keras.models.load_model(path, compile=False), "float32")
+
+    def unknown(*args):
+        raise layers.UnknownLayout("not where Keras 3 puts them")
+
+    monkeypatch.setattr(layers, "load_folded", unknown)
+    assert _same_weights(inference.load_for_inference(path, "float32"), expected)
