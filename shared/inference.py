@@ -45,6 +45,7 @@ class Colorizer:
         self.hint_regions = True  # bound each hint's change by the photo's edges (hints.HintRegions); False: the priors alone
         self._logits_model = None  # inputs -> bin logits, made on first `suggest`
         self._automatic = automatic_part(model)  # for images with no hint or palette, where a model has one
+        # the parts add nodes to the model's layers, so a wrapped model can no longer be saved: save it before
         self._parts = split_at_guidance(model)  # (per-photo part, guided part), where the model splits so
 
     def set_temperature(self, temperature):
