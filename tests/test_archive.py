@@ -109,7 +109,9 @@ def test_16_bit_png_gives_16_bit_png_and_8_bit_gives_8_bit(tmp_path):
     flat = colorize.image(tmp_path / "flat.png")
     assert deep.dtype == np.uint16 and flat.dtype == np.uint8
     difference = np.abs(photo_files.as_8_bits(deep).astype(int) - flat.astype(int))
-    assert difference.mean() < 1 and difference.max() <= 6  # the same colours; 8 bits only quantise the input
+    # the same colours; 8 bits only quantise the input (a few pixels of this synthetic ramp move up to ~10 levels
+    # with the shipped full_version's neutral lean, which reads the whole image)
+    assert difference.mean() < 1 and np.percentile(difference, 99) <= 6 and difference.max() <= 12
 
 
 @pytest.mark.parametrize("suffix", [".tif", ".png"])
