@@ -63,12 +63,13 @@ def _gray_to_uint8(values, mode):
     return np.round(np.clip(values, 0.0, top) * (255.0 / top)).astype(np.uint8)
 
 
-def read_images(paths):
+def read_images(paths, reader=None):
     """(path, uint8 RGB) for each readable path, in order; a file that cannot be decoded (a JPEG
-    cut short passes the header check in `list_images`) is skipped with a warning."""
+    cut short passes the header check in `list_images`) is skipped with a warning. `reader`: another
+    function of a path in place of read_rgb (one that raises InputError for what it cannot read)."""
     for path in paths:
         try:
-            yield path, read_rgb(path)
+            yield path, (reader or read_rgb)(path)
         except InputError as error:
             warnings.warn(f"skipping {path}: {error}", stacklevel=2)
 

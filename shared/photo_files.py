@@ -100,11 +100,7 @@ def read_photo(path):
 
 def read_photos(paths):
     """(path, Photo) for each readable path, in order; one that cannot be read is skipped with a warning."""
-    for path in paths:
-        try:
-            yield path, read_photo(path)
-        except InputError as error:
-            warnings.warn(f"skipping {path}: {error}", stacklevel=2)
+    return data.read_images(paths, reader=read_photo)
 
 
 def _deep_pixels(path, image_format):
