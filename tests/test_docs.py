@@ -129,6 +129,36 @@ TOO_LONG = {
                                         "tests/test_datasets_neutral.py checks what it wrote",
     "python -m shared.evaluate --model full_version beta --input datasets/unlike --output results/unlike":
         "evaluates two models on 20 photos (minutes)",
+    "git show 8d013ce:full_version/pretrained.keras > models/fv_before.keras":
+        "needs the project's git history (the tiny temporary folder has none); it only copies a file out of git",
+    "python -m shared.evaluate --model models/fv_before.keras beta --input datasets/neutral/test "
+    "--output results/before_neutral":
+        "needs models/fv_before.keras from git and evaluates two models on 14 photos (minutes); "
+        "tests/test_evaluate.py runs the report on tiny images",
+    "python -m shared.evaluate --model full_version --input datasets/neutral/test --output results/after_neutral":
+        "evaluates the shipped model on 14 photos (minutes); tests/test_evaluate.py runs the report on tiny images",
+    "python -m shared.evaluate --model beta --neutral-prior --input datasets/neutral/test "
+    "--output results/beta_prior_neutral":
+        "evaluates beta on 14 photos (minutes); tests/test_evaluate.py runs the report and the neutral prior is "
+        "tested in its own tests",
+    "python docs/neutral.py --before models/fv_before.keras":
+        "needs models/fv_before.keras from git and colorizes six photos with two models (tens of seconds)",
+    "python full_version/train.py --images datasets/landscapes/train datasets/landscapes/extra "
+    "datasets/landscapes/more --more-train-images datasets/neutral/train --more-train-repeat 3 "
+    "--more-val-images datasets/neutral/val --init-from models/fv_before.keras --learning-rate 1e-4 --epochs 16 "
+    "--batch-size 16 --model-out models/fv_neutral.keras": TRAINS,
+    "python scripts/fit_neutral_lean.py models/fv_neutral.keras models/fv_lean100.keras --images "
+    "datasets/landscapes/train datasets/landscapes/extra datasets/landscapes/more --train-images "
+    "datasets/neutral/train --val-images datasets/neutral/val --temperature 2.0 --ridge-strength 100":
+        "needs the fine-tuned model of the training above and runs the network over 270 photos (minutes)",
+    "python benchmarks/temperature.py --model models/fv_lean100.keras --temperatures 1.3 2.0 --neutral-prior on "
+    "--restraint-midpoints off 0.7 --more-val-images datasets/neutral/val --choose neutral":
+        BENCHMARK + ": needs the model fitted above, four decodings over 38 validation photos",
+    "python -m shared.pretrained models/fv_lean100.keras full_version/pretrained.keras --temperature 2.0 "
+    "--neutral-prior":
+        "needs the model fitted above and would overwrite the shipped full_version in the checkout",
+    "python benchmarks/photo_speed.py --cold 5 --before REF":
+        BENCHMARK + ": starts ten processes that each load TensorFlow, and REF is a placeholder for a commit",
     "python -m shared.pretrained models/beta.keras my_beta.keras --temperature 0.45":
         "needs your own models/beta.keras; tests/test_losses_and_shipped.py makes such a copy",
 }
