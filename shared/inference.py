@@ -43,10 +43,13 @@ class Colorizer:
                              "`python full_version/train.py` or use the shipped full_version")
         self.takes_hints = hints.takes_hints(model)
         self.hint_regions = True  # bound each hint's change by the photo's edges (hints.HintRegions); False: the priors alone
+        # the guided path reads the automatic logits before the neutral lean (where a model has one): a colour the
+        # user gives, and the suggestions, are not pulled toward grey; False: the saved model's own (leaned) logits
+        self.unleaned_guidance = True
         self._logits_model = None  # inputs -> bin logits, made on first `suggest`
         self._automatic = automatic_part(model)  # for images with no hint or palette, where a model has one
         # the parts add nodes to the model's layers, so a wrapped model can no longer be saved: save it before
-        self._parts = split_at_guidance(model)  # (per-photo part, guided part), where the model splits so
+        self._parts = split_at_guidance(model)  # (per-photo part, guided part, guided logits), where the model splits so
 
     def set_temperature(self, temperature):
         """A new annealed-mean temperature for a classification model, for the calls that follow."""
@@ -70,11 +73,21 @@ class Colorizer:
                   or (palettes is not None and palettes[:, -1].any()))
         if self._automatic is not None and not guided:
             model, inputs = self._automatic, l_norm
+        elif self._parts is not None:  # the per-photo part, then the guided part on the logits it chooses
+            guidance = self.network_inputs(l_norm, hint_maps, palettes)
+            kept = self.guidance_features(predicted(self._parts[0], l_norm))
+            return np.asarray(predicted(self._parts[1], [*kept, guidance["hints"], guidance["palette"]]))
         else:
             model, inputs = self.model, self.network_inputs(l_norm, hint_maps, palettes)
         if self.working_size is None:  # sizes vary: an eager call traces no graph per new size
             return keras.ops.convert_to_numpy(model(inputs, training=False))
         return keras.ops.convert_to_numpy(model.predict_on_batch(inputs))  # one size: the compiled step is faster
+
+    def guidance_features(self, per_photo_outputs):
+        """The per-photo part's outputs (`split_at_guidance`) -> what its guided part reads: the kept tensors, the
+        automatic logits before the neutral lean in place of those after it where `unleaned_guidance`."""
+        *kept, _automatic_ab, unleaned_logits = per_photo_outputs
+        return [*kept[:-1], unleaned_logits] if self.unleaned_guidance else kept
 
     def check_size(self, height, width, name="image"):
         if min(height, width) < self.min_side:
@@ -212,14 +225,21 @@ class PreparedPhoto:
         self.colorizer, self.l_channel = colorizer, np.asarray(l_channel, np.float32)
         self.l_norm = colorizer._prepare(self.l_channel)[None]
         if colorizer._parts is not None:
-            *self.features, automatic = predicted(colorizer._parts[0], self.l_norm)
+            self._per_photo = predicted(colorizer._parts[0], self.l_norm)
+            automatic = self._per_photo[-2]
         else:
-            self.features, automatic = None, colorizer._predict(self.l_norm)
+            self._per_photo, automatic = None, colorizer._predict(self.l_norm)
         self.automatic = np.asarray(automatic, np.float32)[0]
         if colorizer.working_size is None:  # a fully-convolutional model's padding goes
             self.automatic = self.automatic[: self.l_channel.shape[0], : self.l_channel.shape[1]]
         self._regions = None
         self._guides = {}
+
+    @property
+    def features(self):
+        """What the guided part reads besides the guidance (`Colorizer.guidance_features`); None for a model that
+        does not split."""
+        return None if self._per_photo is None else self.colorizer.guidance_features(self._per_photo)
 
     @property
     def regions(self):
@@ -260,7 +280,11 @@ class PreparedPhoto:
         colorizer.check_guidance(points, palette)
         hint_maps, palettes = colorizer.guidance_inputs([0], [self.l_channel], [points or []], palette)
         inputs = colorizer.network_inputs(self.l_norm, hint_maps, palettes)
-        logits = np.asarray(keras.ops.convert_to_numpy(colorizer.logits_model()(inputs, training=False)), np.float32)[0]
+        if self.features is not None:  # the guided logits on the logits the guided part reads (no lean, by default)
+            logits = predicted(colorizer._parts[2], [*self.features, inputs["hints"], inputs["palette"]])
+        else:
+            logits = keras.ops.convert_to_numpy(colorizer.logits_model()(inputs, training=False))
+        logits = np.asarray(logits, np.float32)[0]
         row, col = hints.cell_of(x, y, self.l_channel.shape, logits.shape[:2])
         best_bins = np.argsort(-logits[row, col])[:k]
         ab_norm = (ab_bins.BINS[best_bins] / lab.AB_SCALE).astype(np.float32)[:, None, :]
@@ -295,16 +319,21 @@ GUIDANCE_SPLIT = ("decoder_4b", "affinity_features", "l_at_8", "automatic_logits
 
 def split_at_guidance(model):
     """For a model built as full_version/model.py builds it: (l_norm -> the tensors the guidance path
-    reads and the automatic ab_norm, those tensors + hints + palette -> the guided ab_norm), so that a
-    photo's hints rerun only the second. None for any other model."""
+    reads, the automatic ab_norm and the automatic logits before the neutral lean (the same as after it in a
+    model without one); those tensors + hints + palette -> the guided ab_norm; the same -> the guided logits),
+    so that a photo's hints rerun only the second. The last tensor read, the automatic logits, may be given
+    before the lean (`Colorizer.unleaned_guidance`). None for any other model."""
     names = {layer.name for layer in model.layers}
     if automatic_part(model) is None or not set(GUIDANCE_SPLIT) <= names:
         return None
     inputs = dict(zip(hints.input_names(model), model.inputs))
     kept = [model.get_layer(name).output for name in GUIDANCE_SPLIT]
-    per_photo = keras.Model(inputs["l_norm"], [*kept, automatic_ab(model)], name=f"{model.name}_per_photo")
-    guided = keras.Model([*kept, inputs["hints"], inputs["palette"]], model.outputs[0], name=f"{model.name}_guided")
-    return per_photo, guided
+    per_photo = keras.Model(inputs["l_norm"], [*kept, automatic_ab(model), model.get_layer("ab_logits").output],
+                            name=f"{model.name}_per_photo")
+    guidance = [*kept, inputs["hints"], inputs["palette"]]
+    guided = keras.Model(guidance, model.outputs[0], name=f"{model.name}_guided")
+    guided_logits = keras.Model(guidance, ab_bins.decoding_layer(model).input, name=f"{model.name}_guided_logits")
+    return per_photo, guided, guided_logits
 
 
 def automatic_part(model):

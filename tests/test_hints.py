@@ -1,5 +1,6 @@
 """Hints: simulated users for training, user points and palettes for colorizing, and their errors."""
 
+import contextlib
 import json
 
 import keras
@@ -288,3 +289,42 @@ def test_a_dark_line_between_like_lightnesses_weakens_a_hint_beyond_it():
     lined[:, 120:124] = 10.0
     beyond = [hints.HintRegions(l_channel).weight([(40, 96, (0, 0, 0))])[:, 200:].max() for l_channel in (lined, flat)]
     assert beyond[0] < 0.85 < 0.95 < beyond[1]
+
+
+@contextlib.contextmanager
+def neutral_lean_of(colorizer, lean):
+    """The shipped model's NeutralLean set to lean every photo toward grey by about `lean` (g), restored after."""
+    layer = colorizer.model.get_layer("neutral_lean")
+    kernel, bias = (keras.ops.convert_to_numpy(v) for v in (layer.kernel, layer.bias))
+    layer.kernel.assign(np.zeros_like(kernel))
+    layer.bias.assign(np.full_like(bias, lean / layer.gain))  # softplus(x) ~ x for x >> 1
+    try:
+        yield
+    finally:
+        layer.kernel.assign(kernel)
+        layer.bias.assign(bias)
+
+
+def test_a_hint_and_the_suggestions_are_not_pulled_grey_by_the_neutral_lean_while_automatic_colours_are(shipped):
+    from shared import inference
+
+    rgb, red = edge_photo(), (200, 30, 30)
+    red_ab = hints.colour_ab_norm(red) * lab.AB_SCALE
+    l_channel = lab.rgb_to_l(rgb)
+    with neutral_lean_of(shipped, -30.0):  # no lean
+        free = inference.PreparedPhoto(shipped, l_channel)
+        free_automatic, free_suggestions = free.ab_norm(), free.suggest(40, 80)
+    with neutral_lean_of(shipped, 40.0):  # every photo leans hard toward grey
+        photo = inference.PreparedPhoto(shipped, l_channel)
+        automatic = photo.ab_norm()
+        assert np.abs(automatic).mean() < 0.5 * np.abs(free_automatic).mean()  # the lean acts on automatic colours
+        hinted = photo.ab_norm([(40, 80, red)]) * lab.AB_SCALE
+        assert np.linalg.norm(hinted[80, 40] - red_ab) < 10  # the hint's colour, not a greyer one
+        np.testing.assert_allclose(hinted[:, 140:] / lab.AB_SCALE, automatic[:, 140:], atol=3 / lab.AB_SCALE)  # elsewhere leaned
+        assert photo.suggest(40, 80) == free_suggestions  # suggestions as without the lean
+        shipped.unleaned_guidance = False  # the saved model's own guided path: pulled toward grey
+        try:
+            leaned = inference.PreparedPhoto(shipped, l_channel).ab_norm([(40, 80, red)]) * lab.AB_SCALE
+        finally:
+            shipped.unleaned_guidance = True
+        assert np.linalg.norm(leaned[80, 40] - red_ab) > np.linalg.norm(hinted[80, 40] - red_ab) + 5
