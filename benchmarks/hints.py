@@ -361,9 +361,13 @@ def main(argv=None):
     parser.add_argument("--validation", action="store_true", help="the validation split instead of --input")
     parser.add_argument("--timing", action="store_true",
                         help="the page's hint update at 12 MP and first hinted call at 1 MP")
+    parser.add_argument("--leaned-guidance", action="store_true",
+                        help="hints and suggestions on the automatic logits after the neutral lean, as the saved model "
+                             "computes them (default: before it, Colorizer.unleaned_guidance)")
     args = parser.parse_args(argv)
 
     colorizer = inference.load_colorizer(args.model, temperature=args.temperature)
+    colorizer.unleaned_guidance = not args.leaned_guidance
     if args.tune or args.tune_regions or args.validation:
         _, val_paths = data.split_validation(training.list_training_images(training.DEFAULT_TRAINING_IMAGES), 0.1, seed=0)
         validation = [rgb for _, rgb in data.read_images(val_paths)]
