@@ -333,6 +333,15 @@ REGION_SIGMA = 9.0  # share of REGION_SIDE: the geodesic distance at which the w
 REGION_FILL = "network"  # what a region takes: the network's change ("network") or its hint's ("shift")
 REGION_COLOUR_SIGMA = 15.0  # ab units: automatic colours this far apart divide the weight by sqrt(e)
 REGION_LIGHTNESS_SIGMA = 18.0  # L units: a lightness this far from the hinted pixel's divides the weight by sqrt(e)
+# A hint also reaches, beyond its region, the pixels that are very like the hinted one in lightness and automatic
+# colour wherever the network itself finds the hint's colour likely (its automatic distribution's share within
+# PLAUSIBLE_RADIUS ab of the hint's colour): the same sky or lawn beyond a tree takes a true colour, while a red
+# click stays off the trees, where the network never expects red. That weight is LONG_STRENGTH x that share x the
+# Gaussians of the gaps (LONG_LIGHTNESS_SIGMA, LONG_COLOUR_SIGMA); a pixel takes the larger of the two weights.
+LONG_STRENGTH = 0.0  # 0: a hint stays within its region
+LONG_LIGHTNESS_SIGMA = 6.0  # L units
+LONG_COLOUR_SIGMA = 6.0  # ab units
+PLAUSIBLE_RADIUS = 15.0  # ab units: the bins counted as the hint's colour in the network's distribution
 GUIDE_RADIUS = 2  # px at REGION_SIDE: the guided filter's window radius (scaled to the output's size)
 GUIDE_EPSILON = 1e-3  # the guided filter's regulariser, in (L / 100)^2: edges above about 3 L units steer it
 
@@ -411,7 +420,8 @@ class HintRegions:
     hint measures only its own."""
 
     def __init__(self, l_channel, automatic_ab_norm=None, edge_weight=REGION_EDGE_WEIGHT, sigma=REGION_SIGMA,
-                 lightness_sigma=REGION_LIGHTNESS_SIGMA, colour_sigma=REGION_COLOUR_SIGMA):
+                 lightness_sigma=REGION_LIGHTNESS_SIGMA, colour_sigma=REGION_COLOUR_SIGMA, automatic_logits=None,
+                 long_strength=LONG_STRENGTH, long_lightness_sigma=LONG_LIGHTNESS_SIGMA, long_colour_sigma=LONG_COLOUR_SIGMA):
         self.image_shape = np.asarray(l_channel).shape
         self.l_small = region_lightness(l_channel)
         self.ab_small = None  # the automatic colours (ab units) at the small size, for the colour term
@@ -423,6 +433,9 @@ class HintRegions:
         self.colour_sigma = colour_sigma
         self.costs = step_costs(self.l_small, edge_weight)
         self._distances = {}
+        # the network's automatic distribution over the bins (h, w, n_bins, temperature 1), for the long reach
+        self.probabilities = None if automatic_logits is None else softmax(np.asarray(automatic_logits, np.float32))
+        self.long_strength, self.long_lightness_sigma, self.long_colour_sigma = long_strength, long_lightness_sigma, long_colour_sigma
 
     def distance(self, x, y):
         """Geodesic distance (px at the small size) from the image pixel (x, y) to every small pixel."""
@@ -437,16 +450,35 @@ class HintRegions:
         (colour sigma, given the automatic colours), multiplied."""
         scale = self.sigma * max(self.l_small.shape)
         weights = []
-        for x, y, _ in points:
+        for x, y, colour in points:
             row, col = cell_of(x, y, self.image_shape, self.l_small.shape)
             exponent = (self.distance(x, y) / scale) ** 2
             if self.lightness_sigma is not None:
                 exponent += ((self.l_small - self.l_small[row, col]) / self.lightness_sigma) ** 2
             if self.colour_sigma is not None and self.ab_small is not None:
                 exponent += ((self.ab_small - self.ab_small[row, col]) ** 2).sum(-1) / self.colour_sigma**2
-            weights.append(np.exp(-0.5 * exponent).astype(np.float32))
+            weight = np.exp(-0.5 * exponent).astype(np.float32)
+            if self.long_strength > 0 and self.probabilities is not None and self.ab_small is not None:
+                weight = np.maximum(weight, self.long_weight(row, col, colour_ab_norm(colour) * lab.AB_SCALE))
+            weights.append(weight)
         return weights
+
+    def long_weight(self, row, col, hint_ab):
+        """The weight beyond the region of a hint of `hint_ab` (ab units) at small pixel (row, col): LONG_STRENGTH
+        x the network's share near the hint's colour x the Gaussians of the lightness and automatic-colour gaps."""
+        near = np.linalg.norm(ab_bins.BINS - hint_ab, axis=-1) <= PLAUSIBLE_RADIUS
+        share = self.probabilities[..., near].sum(-1)
+        share = cv2.resize(share, self.l_small.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        exponent = (((self.l_small - self.l_small[row, col]) / self.long_lightness_sigma) ** 2
+                    + ((self.ab_small - self.ab_small[row, col]) ** 2).sum(-1) / self.long_colour_sigma**2)
+        return (self.long_strength * np.clip(share, 0, 1) * np.exp(-0.5 * exponent)).astype(np.float32)
 
     def weight(self, points):
         """The small-size weight (in [0, 1]) of the points' hints together: at each pixel, the strongest."""
         return np.max(self.weights(points), axis=0)
+
+
+def softmax(logits):
+    """logits (..., n) -> probabilities over the last axis."""
+    exponent = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exponent / exponent.sum(axis=-1, keepdims=True)

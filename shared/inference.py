@@ -242,9 +242,14 @@ class PreparedPhoto:
         return None if self._per_photo is None else self.colorizer.guidance_features(self._per_photo)
 
     @property
+    def unleaned_logits(self):
+        """The automatic logits before the neutral lean (h, w, n_bins), where the model splits; else None."""
+        return None if self._per_photo is None else np.asarray(self._per_photo[-1], np.float32)[0]
+
+    @property
     def regions(self):
         if self._regions is None:
-            self._regions = hints.HintRegions(self.l_channel, self.automatic)
+            self._regions = hints.HintRegions(self.l_channel, self.automatic, automatic_logits=self.unleaned_logits)
         return self._regions
 
     def guided_ab(self, points, palette=None):

@@ -228,6 +228,29 @@ def test_a_hint_fills_its_region_and_does_not_cross_a_strong_edge():
     assert flat.weight([(10, 48, (200, 30, 30))])[:, 68:].min() > 0.8
 
 
+def test_beyond_its_region_a_hint_reaches_like_pixels_only_where_the_network_finds_its_colour_likely():
+    """Two like patches (same lightness and automatic colour) apart, a dark band between; the network expects red on
+    the right patch and finds red and green as likely on the left: a red hint on the right reaches the left patch, a
+    green hint on the left does not reach the right one; the unlike band takes neither."""
+    l_channel = np.full((96, 192), 60.0, np.float32)
+    l_channel[:, 64:128] = 15.0  # the band: another lightness, a long way round
+    automatic = np.zeros((96, 192, 2), np.float32)
+    green, red = (60, 160, 60), (200, 30, 30)
+    green_bin, red_bin = (ab_bins.nearest_bin(hints.colour_ab_norm(c)[None] * lab.AB_SCALE)[0] for c in (green, red))
+    logits = np.zeros((24, 48, ab_bins.N_BINS), np.float32)  # the network's logits at a quarter of the size
+    logits[..., red_bin] = 12.0
+    logits[:, :16, green_bin] = 12.0
+    near = {"sigma": 0.5}  # a region of about half the side: the other patch is beyond it
+    alone = hints.HintRegions(l_channel, automatic, automatic_logits=logits, long_strength=0.0, **near)
+    reaching = hints.HintRegions(l_channel, automatic, automatic_logits=logits, long_strength=1.0, **near)
+    for regions in (alone, reaching):
+        green_weight, red_weight = regions.weight([(10, 48, green)]), regions.weight([(180, 48, red)])
+        assert green_weight[:, :24].min() > 0.8 and red_weight[:, 168:].min() > 0.8  # their own patches
+        assert green_weight[:, 150:].max() < 0.1  # the network does not expect green on the right
+        assert max(green_weight[:, 80:112].max(), red_weight[:, 80:112].max()) < 0.1  # the band is unlike
+        assert (red_weight[:, :40].min() > 0.3) == (regions is reaching)  # red is likely on the left: reached
+
+
 def test_several_hints_each_weigh_their_own_region_and_are_kept_per_point():
     l_channel = two_regions()
     regions = hints.HintRegions(l_channel)
