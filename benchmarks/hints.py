@@ -157,6 +157,12 @@ REGION_GRID = {  # (edge weight, sigma, lightness sigma, colour sigma, fill): --
     "long reach": [(20.0, 9.0, 18.0, 15.0, "network", 0.0, None, None),
                    *itertools.product((20.0,), (9.0,), (18.0,), (15.0,), ("network",), (0.5, 1.0), (3.0, 6.0, 10.0),
                                       (4.0, 8.0))],
+    "fill and contrast": [*itertools.product((20.0,), (9.0,), (18.0,), (15.0,), ("network", "colour"), (0.0,), (None,),
+                                             (None,), (1.0, 2.0, 4.0)),
+                          *itertools.product((20.0,), (9.0,), (18.0,), (15.0,), ("network", "colour"), (1.0,), (10.0,),
+                                             (8.0,), (1.0, 2.0, 4.0))],
+    "stronger long reach": list(itertools.product((20.0,), (9.0,), (18.0, 14.0), (15.0,), ("network",), (1.0, 2.0, 4.0),
+                                                  (10.0, 15.0, 20.0), (8.0, 12.0), (1.0,))),
     "wider lightness": list(itertools.product((0.0, 0.5), (6.4,), (14.0, 16.0, 18.0, 20.0), (15.0, 20.0, 25.0),
                                               ("network",))),
 }
@@ -181,7 +187,7 @@ def tune_regions(colorizer, photos, seed, grid="distance"):
                       (red, photo.ab_norm(red) * lab.AB_SCALE), {}, photo.unleaned_logits))
 
     def score(edge_weight, sigma, lightness_sigma, colour_sigma, fill, long_strength=0.0, long_lightness_sigma=None,
-              long_colour_sigma=None):
+              long_colour_sigma=None, contrast=1.0):
         counts, gains, followed, reaches = [], [], [], []
         for rgb, l_channel, true_ab, automatic, singles, ten, ten_ab, (red, red_ab), kept_regions, logits in cases:
             if edge_weight is not None and edge_weight not in kept_regions:  # the distances, kept per edge weight
@@ -195,6 +201,7 @@ def tune_regions(colorizer, photos, seed, grid="distance"):
                 regions.sigma, regions.lightness_sigma, regions.colour_sigma = sigma, lightness_sigma, colour_sigma
                 regions.long_strength = long_strength
                 regions.long_lightness_sigma, regions.long_colour_sigma = long_lightness_sigma, long_colour_sigma
+                regions.contrast = contrast
                 weights = [hints.weight_at_size(weight, l_channel) for weight in regions.weights(points)]
                 return lab.AB_SCALE * hints.within_regions(automatic / lab.AB_SCALE, hinted / lab.AB_SCALE, weights, points,
                                                            l_channel.shape, fill)
@@ -211,23 +218,24 @@ def tune_regions(colorizer, photos, seed, grid="distance"):
 
     print(f"{len(photos)} validation photos, {LOCALITY_POINTS} true-colour hints each alone, 10 random points")
     print("| edge weight | sigma | lightness sigma | colour sigma | fill | long strength | long lightness sigma | "
-          "long colour sigma | changed | worse | mean ab error gained | "
-          "10 points: PSNR gain (dB) | following | one red hint moves |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "long colour sigma | contrast | changed | worse | mean ab error gained | "
+          "10 points: PSNR gain (dB) | following | one red hint moves |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     results = {}
     grid = [(*s[:2], *s[2], "network") if len(s) == 3 else s for s in REGION_GRID[grid]]
     grid = [(*s, 0.0, None, None) if len(s) == 5 else s for s in grid]
+    grid = [(*s, 1.0) if len(s) == 8 else s for s in grid]
     for settings in [NO_REGIONS, *grid]:
         results[settings] = score(*settings)
         changed, worse, gained, gain, followed, reach = results[settings]
-        names = ("priors alone", *[""] * 7) if settings[0] is None else settings
+        names = ("priors alone", *[""] * 8) if settings[0] is None else settings
         print(f"| {' | '.join(map(str, names))} | {100 * changed:.1f}% | {100 * worse:.1f}% | {gained:+.2f} | "
               f"{gain:+.2f} | {100 * followed:.0f}% | {100 * reach:.0f}% |", flush=True)
     print(f"rule: {REGION_RULE}")
     print("chosen: edge weight, sigma, lightness sigma, colour sigma, fill, long strength, long lightness sigma, long "
-          f"colour sigma = {choose_regions(results)}")
+          f"colour sigma, contrast = {choose_regions(results)}")
 
 
-NO_REGIONS = (None,) * 8  # --tune-regions: the priors alone
+NO_REGIONS = (None,) * 9  # --tune-regions: the priors alone
 MAX_WORSE = 0.08  # issue 29's bar: a true-colour hint makes at most this share of the pixels it changes worse
 RED_REACH_SHARE = 0.5  # a red hint may move at most this share of what it moves with the priors alone
 REGION_RULE = (f"among the settings whose single true-colour hints make at most {100 * MAX_WORSE:.0f}% of the pixels "

@@ -330,7 +330,8 @@ def _bin_smoothing(sigma=ab_bins.SMOOTHING_SIGMA):
 REGION_SIDE = 256  # px: the long side of the lightness the geodesic distance is measured on
 REGION_EDGE_WEIGHT = 20.0  # cost of a step per L unit of gradient, over the step's own 1
 REGION_SIGMA = 9.0  # share of REGION_SIDE: the geodesic distance at which the weight falls to exp(-1/2)
-REGION_FILL = "network"  # what a region takes: the network's change ("network") or its hint's ("shift")
+REGION_FILL = "network"  # what a region takes: the network's change ("network"), its hint's shift ("shift") or colour ("colour")
+REGION_CONTRAST = 1.0  # a weight w becomes 0.5 + contrast x (w - 0.5), clipped to [0, 1]: above 1, regions fill fully and end sooner
 REGION_COLOUR_SIGMA = 15.0  # ab units: automatic colours this far apart divide the weight by sqrt(e)
 REGION_LIGHTNESS_SIGMA = 18.0  # L units: a lightness this far from the hinted pixel's divides the weight by sqrt(e)
 # A hint also reaches, beyond its region, the pixels that are very like the hinted one in lightness and automatic
@@ -402,13 +403,15 @@ def within_regions(base, hinted, weights, points, image_shape, fill=REGION_FILL)
     (`HintRegions.weights`, then `weight_at_size`), the points in the image's pixels (image_shape):
     - fill "network": the network's change, by the strongest region's weight there;
     - fill "shift": each point moves its region by its colour less the colour `base` had at it, the regions'
-      moves mixed by their weights where they overlap."""
+      moves mixed by their weights where they overlap;
+    - fill "colour": each point moves its region toward its own colour, by its weight, mixed as "shift"."""
     if fill == "network":
         return base + np.max(weights, axis=0)[..., None] * (hinted - base)
     moved, total = np.zeros_like(base), np.zeros(base.shape[:2], np.float32)
     for weight, (x, y, colour) in zip(weights, points):
         row, col = cell_of(x, y, image_shape, base.shape[:2])
-        moved += weight[..., None] * (colour_ab_norm(colour) - base[row, col])
+        target = colour_ab_norm(colour) - (base if fill == "colour" else base[row, col])
+        moved += weight[..., None] * target
         total += weight
     return base + moved / np.maximum(total, 1.0)[..., None]
 
@@ -421,7 +424,8 @@ class HintRegions:
 
     def __init__(self, l_channel, automatic_ab_norm=None, edge_weight=REGION_EDGE_WEIGHT, sigma=REGION_SIGMA,
                  lightness_sigma=REGION_LIGHTNESS_SIGMA, colour_sigma=REGION_COLOUR_SIGMA, automatic_logits=None,
-                 long_strength=LONG_STRENGTH, long_lightness_sigma=LONG_LIGHTNESS_SIGMA, long_colour_sigma=LONG_COLOUR_SIGMA):
+                 long_strength=LONG_STRENGTH, long_lightness_sigma=LONG_LIGHTNESS_SIGMA, long_colour_sigma=LONG_COLOUR_SIGMA,
+                 contrast=REGION_CONTRAST):
         self.image_shape = np.asarray(l_channel).shape
         self.l_small = region_lightness(l_channel)
         self.ab_small = None  # the automatic colours (ab units) at the small size, for the colour term
@@ -436,6 +440,7 @@ class HintRegions:
         # the network's automatic distribution over the bins (h, w, n_bins, temperature 1), for the long reach
         self.probabilities = None if automatic_logits is None else softmax(np.asarray(automatic_logits, np.float32))
         self.long_strength, self.long_lightness_sigma, self.long_colour_sigma = long_strength, long_lightness_sigma, long_colour_sigma
+        self.contrast = contrast
 
     def distance(self, x, y):
         """Geodesic distance (px at the small size) from the image pixel (x, y) to every small pixel."""
@@ -458,6 +463,8 @@ class HintRegions:
             if self.colour_sigma is not None and self.ab_small is not None:
                 exponent += ((self.ab_small - self.ab_small[row, col]) ** 2).sum(-1) / self.colour_sigma**2
             weight = np.exp(-0.5 * exponent).astype(np.float32)
+            if self.contrast != 1:
+                weight = np.clip(0.5 + self.contrast * (weight - 0.5), 0.0, 1.0)
             if self.long_strength > 0 and self.probabilities is not None and self.ab_small is not None:
                 weight = np.maximum(weight, self.long_weight(row, col, colour_ab_norm(colour) * lab.AB_SCALE))
             weights.append(weight)
@@ -465,13 +472,14 @@ class HintRegions:
 
     def long_weight(self, row, col, hint_ab):
         """The weight beyond the region of a hint of `hint_ab` (ab units) at small pixel (row, col): LONG_STRENGTH
-        x the network's share near the hint's colour x the Gaussians of the lightness and automatic-colour gaps."""
+        x the network's share near the hint's colour x the Gaussians of the lightness and automatic-colour gaps, at
+        most 1."""
         near = np.linalg.norm(ab_bins.BINS - hint_ab, axis=-1) <= PLAUSIBLE_RADIUS
         share = self.probabilities[..., near].sum(-1)
         share = cv2.resize(share, self.l_small.shape[::-1], interpolation=cv2.INTER_LINEAR)
         exponent = (((self.l_small - self.l_small[row, col]) / self.long_lightness_sigma) ** 2
                     + ((self.ab_small - self.ab_small[row, col]) ** 2).sum(-1) / self.long_colour_sigma**2)
-        return (self.long_strength * np.clip(share, 0, 1) * np.exp(-0.5 * exponent)).astype(np.float32)
+        return np.clip(self.long_strength * share * np.exp(-0.5 * exponent), 0.0, 1.0).astype(np.float32)
 
     def weight(self, points):
         """The small-size weight (in [0, 1]) of the points' hints together: at each pixel, the strongest."""
