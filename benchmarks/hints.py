@@ -163,6 +163,9 @@ REGION_GRID = {  # (edge weight, sigma, lightness sigma, colour sigma, fill): --
                                              (8.0,), (1.0, 2.0, 4.0))],
     "stronger long reach": list(itertools.product((20.0,), (9.0,), (18.0, 14.0), (15.0,), ("network",), (1.0, 2.0, 4.0),
                                                   (10.0, 15.0, 20.0), (8.0, 12.0), (1.0,))),
+    "narrower lightness, long reach": [
+        *itertools.product((20.0,), (9.0,), (10.0, 12.0), (15.0,), ("network",), (2.0, 4.0, 8.0), (20.0,), (12.0,), (1.0,)),
+        *itertools.product((20.0,), (9.0,), (12.0,), (10.0,), ("network",), (4.0, 8.0), (20.0,), (12.0,), (1.0,))],
     "wider lightness": list(itertools.product((0.0, 0.5), (6.4,), (14.0, 16.0, 18.0, 20.0), (15.0, 20.0, 25.0),
                                               ("network",))),
 }

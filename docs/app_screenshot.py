@@ -1,5 +1,5 @@
-"""docs/app.png, the page's screenshot: a grayscale photo colorized by the shipped full_version with one hint,
-taken in headless Chromium (Debian's `chromium`) driven by Playwright (`pip install -e ".[test]"`).
+"""docs/app.png, the page's screenshot: a grayscale photo colorized by the shipped full_version with one hint (a
+colour unlike the automatic one there, given with the page's colour picker, so that the outlined change shows), taken in headless Chromium (Debian's `chromium`) driven by Playwright (`pip install -e ".[test]"`).
 
     python docs/app_screenshot.py        # -> docs/app.png
 
@@ -25,13 +25,14 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1280, "height": 900}
-HINT_AT = (150, 200)  # x, y on the photo
+HINT_AT = (150, 200)  # x, y on the photo: the dune grass, which the model colours straw-yellow
+HINT_COLOUR = "#5f8f3a"  # a fresh green, clearly unlike the automatic colour there
 TIMEOUT_MS = 120_000
 
 
 def take_screenshot(browser, url, photo, output):
-    """Open the page at `url` in `browser`, colorize `photo` (grayscale), add one hint with the model's
-    first suggestion at HINT_AT, and save the page as the PNG `output`."""
+    """Open the page at `url` in `browser`, colorize `photo` (grayscale), add one hint of HINT_COLOUR at HINT_AT
+    with the colour picker, and save the page (the changed area still outlined) as the PNG `output`."""
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(TIMEOUT_MS)
     try:
@@ -43,7 +44,8 @@ def take_screenshot(browser, url, photo, output):
         page.click("#input-image", position={"x": HINT_AT[0], "y": HINT_AT[1]})
         page.wait_for_selector("#suggestions .swatch")
         shown = page.eval_on_selector("#result-image", "img => img.src")
-        page.click("#suggestions .swatch >> nth=0")
+        page.fill("#custom-color", HINT_COLOUR)
+        page.click("#add-custom")
         wait_for_new_result(page, previous=shown)
         page.screenshot(path=str(output))
     finally:
