@@ -101,6 +101,7 @@ def test_without_guidance_colorizing_skips_the_hint_path_and_gives_the_same_colo
         (fast,) = colorizer.predict_ab(l_channels)
     assert spy.call_count == 1  # the automatic part answered
     colorizer._automatic = None
+    colorizer.unleaned_guidance = False  # the saved model's own logits: with no guidance, exactly the automatic ones
     (whole,) = colorizer.predict_ab(l_channels)
     np.testing.assert_array_equal(fast, whole)
     (hinted,) = colorizer.predict_ab(l_channels, [[(45, 35, (200, 30, 30))]])
