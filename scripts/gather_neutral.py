@@ -419,9 +419,9 @@ def load_pick(pick: dict, root: pathlib.Path) -> Image.Image:
     return image.convert("RGB")
 
 
-def save_photo(image: Image.Image, out: pathlib.Path) -> None:
+def save_photo(image: Image.Image, out: pathlib.Path, long_side: int = LONG_SIDE) -> None:
     image = image.convert("RGB")
-    image.thumbnail((LONG_SIDE, LONG_SIDE), Image.LANCZOS)
+    image.thumbnail((long_side, long_side), Image.LANCZOS)
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
 
