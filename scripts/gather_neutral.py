@@ -312,8 +312,12 @@ def read_rcc(path: pathlib.Path) -> dict[str, bytes]:
     return files
 
 
-def unpack_package(package: str, work: pathlib.Path) -> pathlib.Path:
-    """apt-get download the pinned version of `package` and dpkg-deb -x it; return the root."""
+def unpack_package(package: str, work: pathlib.Path,
+                   versions: dict[str, str] = PACKAGE_VERSIONS) -> pathlib.Path:
+    """apt-get download the pinned version of `package` and dpkg-deb -x it; return the root.
+
+    `versions` maps package to pinned version (default: this script's PACKAGE_VERSIONS).
+    """
     if package in FORBIDDEN_PACKAGES:
         raise ValueError(f"{package} is held out for independent checks")
     root = work / package
@@ -321,7 +325,7 @@ def unpack_package(package: str, work: pathlib.Path) -> pathlib.Path:
         return root
     debs = work / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    version = PACKAGE_VERSIONS[package]
+    version = versions[package]
     subprocess.run(["apt-get", "download", f"{package}={version}"], cwd=debs, check=True)
     deb = next(debs.glob(f"{package}_*.deb"))
     root.mkdir(parents=True)
@@ -415,9 +419,9 @@ def load_pick(pick: dict, root: pathlib.Path) -> Image.Image:
     return image.convert("RGB")
 
 
-def save_photo(image: Image.Image, out: pathlib.Path) -> None:
+def save_photo(image: Image.Image, out: pathlib.Path, long_side: int = LONG_SIDE) -> None:
     image = image.convert("RGB")
-    image.thumbnail((LONG_SIDE, LONG_SIDE), Image.LANCZOS)
+    image.thumbnail((long_side, long_side), Image.LANCZOS)
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
 
