@@ -314,8 +314,9 @@ quality 90.
 Candidates were every JPEG/PNG/WebP in gcompris-qt-data (all `.rcc` resources), opencv-doc,
 gimp-help-en, hugin-data, scribus-template, stellarium-data (landscapes), enlightenment-data,
 lxqt-themes, mate-backgrounds, lomiri-wallpapers(-16.04, -20.04), plasma-workspace-wallpapers,
-ukui-wallpapers, sway-backgrounds, fotoxx-common, imagemagick-6-doc and digikam-data, at
-least 280 px on the long side with many distinct colours, reviewed by eye on contact sheets.
+ukui-wallpapers, sway-backgrounds, fotoxx-common, imagemagick-6-doc and digikam-data, and the
+blender-data HDRIs that `neutral/` and `unlike/` do not use, at least 280 px on the long side
+and not grayscale, reviewed by eye on contact sheets.
 Rejected: drawings, paintings, renders and abstract wallpapers, screenshots, figures, filter
 demos (except the two noted), images with overlays, boxes or UI frames, portraits of
 identifiable people, test images of unclear origin (OpenCV `baboon.jpg`, `lena.jpg`), and
