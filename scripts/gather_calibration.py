@@ -16,6 +16,9 @@ datasets/manifest.json.  A maintenance script: nothing in the project runs it at
     python scripts/gather_calibration.py                # writes into datasets/calibration
     python scripts/gather_calibration.py --work /tmp/x  # where .debs are fetched and unpacked
 
+The blender-data HDRI needs the `OpenEXR` pip package (as gather_neutral.py does); it is not
+a project dependency: `pip install --target /tmp/exr OpenEXR` and put /tmp/exr on PYTHONPATH.
+
 The packages `scratch` and `kphotoalbum` are never used (held out for independent checks).
 """
 
@@ -32,7 +35,7 @@ from PIL import Image
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from gather_neutral import (  # noqa: E402  (the sibling script, imported as a module)
-    DATASETS, FORBIDDEN_PACKAGES, OPENCV_AUTHOR, OPENCV_LICENCE, load_pick, original_text,
+    BLENDER_AUTHOR, DATASETS, FORBIDDEN_PACKAGES, OPENCV_AUTHOR, OPENCV_LICENCE, load_pick, original_text,
     read_rcc, save_photo, unpack_package,
 )
 
@@ -48,6 +51,7 @@ MIN_THUMB_DISTANCE = 0.04   # mean absolute difference of 16x16 RGB thumbnails, 
 MIN_DHASH_DISTANCE = 9      # differing bits of the 64-bit difference hash
 
 PACKAGE_VERSIONS = {
+    "blender-data": "3.4.1+dfsg-2",
     "fotoxx-common": "20.08-2",
     "gcompris-qt-data": "3.1-2",
     "gimp-help-en": "2.10.34-2",
@@ -112,6 +116,8 @@ PICKS = [
        "steel adjustable wrench on beige cardboard"),
     gc("gcompris-nail-clipper-white.jpg", "neutral", "categorization", GC_CAT + "tools/nailCutter.webp",
        "steel nail clipper on white"),
+    gc("gcompris-white-teacup-saucer.jpg", "neutral", "categorization", GC_CAT + "others/buffetset.webp",
+       "white porcelain cup and saucer with painted birds on a pale grey ground"),
     gc("gcompris-white-duck-dark-water.jpg", "neutral", "explore_farm_animals", GC_FARM + "duck.webp",
        "white duck on grass beside dark water"),
     gc("gcompris-owl-grey-branches.jpg", "neutral", "explore_farm_animals", GC_FARM + "owl.webp",
@@ -136,6 +142,8 @@ PICKS = [
            "copper coins on white paper"),
     opencv("opencv-books-dim-floor.jpg", "neutral", OPENCV_DATA + "left.jpg",
            "two books standing on a grey floor in dim light"),
+    opencv("opencv-black-notebook-grey.jpg", "neutral", OPENCV_DATA + "ela_original.jpg",
+           "black notebook with a green band on a blue-grey table"),
     opencv("opencv-river-overcast-valley.jpg", "neutral", OPENCV_HTML + "Warp_Affine_Tutorial_Original_Image.jpg",
            "grey river in a valley under an overcast sky", arg=(2, 16, 296, 238)),
     dict(out="gimp-gravel-terrace-wall.jpg", kind="neutral", package="gimp-help-en",
@@ -143,6 +151,11 @@ PICKS = [
          shows="pale gravel terrace with a concrete wall and a bench, trees (rectilinear view "
                "made by GIMP's Panorama Projection filter from a photo)",
          author=GIMP_AUTHOR, licence=GIMP_LICENCE),
+    dict(out="blender-gravel-path-forest.jpg", kind="neutral", package="blender-data",
+         path="/usr/share/blender/datafiles/studiolights/world/forest.exr", op="exr",
+         arg=(256, 150, 768, 430),
+         shows="grey gravel path with a wooden fence, trees in soft light",
+         author=BLENDER_AUTHOR, licence="CC0-1.0 (studiolights/world/license.txt)"),
     dict(out="fotoxx-street-bus-shelter.jpg", kind="neutral", package="fotoxx-common",
          path="/usr/share/fotoxx/images/make-waves.jpg", op="plain", arg=(0, 0, 468, 190),
          shows="street with a bus shelter, lamp posts and brick houses in flat light",
@@ -291,7 +304,9 @@ content hash and by small thumbnails; see below). Nothing here is for training.
 chosen files with the helpers of `scripts/gather_neutral.py` and writes this file and the
 `calibration/` entries of `manifest.json`. The packages `scratch` and `kphotoalbum` were
 not used. gcompris images are read out of the Qt `.rcc` resources (author and licence from
-the README beside each file); the stellarium tile keeps only its opaque rows; one OpenCV
+the README beside each file); the stellarium tile keeps only its opaque rows; the
+blender-data HDRI is tone-mapped (log-average 0.18, Reinhard, sRGB) and cropped near the
+horizon, where the equirectangular projection is mild; one OpenCV
 tutorial image loses its window title bar and fotoxx's `make-waves.jpg` its synthetic wave
 reflection (crops). All outputs: RGB, longest side at most 800 px (never enlarged), JPEG
 quality 90.
@@ -299,8 +314,9 @@ quality 90.
 Candidates were every JPEG/PNG/WebP in gcompris-qt-data (all `.rcc` resources), opencv-doc,
 gimp-help-en, hugin-data, scribus-template, stellarium-data (landscapes), enlightenment-data,
 lxqt-themes, mate-backgrounds, lomiri-wallpapers(-16.04, -20.04), plasma-workspace-wallpapers,
-ukui-wallpapers, sway-backgrounds, fotoxx-common, imagemagick-6-doc and digikam-data, at
-least 280 px on the long side with many distinct colours, reviewed by eye on contact sheets.
+ukui-wallpapers, sway-backgrounds, fotoxx-common, imagemagick-6-doc and digikam-data, and the
+blender-data HDRIs that `neutral/` and `unlike/` do not use, at least 280 px on the long side
+and not grayscale, reviewed by eye on contact sheets.
 Rejected: drawings, paintings, renders and abstract wallpapers, screenshots, figures, filter
 demos (except the two noted), images with overlays, boxes or UI frames, portraits of
 identifiable people, test images of unclear origin (OpenCV `baboon.jpg`, `lena.jpg`), and
@@ -324,8 +340,12 @@ crops). `tests/test_datasets_calibration.py` checks content hashes against the r
   below the street (a synthetic wave reflection) were cropped away.
 - opencv-doc photos come under the package's Apache-2.0/BSD-3-Clause licence without the
   photographer named; hugin-data and gimp-help-en photos are credited to the manuals.
-- Several neutral picks are gcompris object photos on plain grounds (10 of 25); the other
-  neutral scenes are interiors, animals, water and streets.
+- Many neutral picks are indoor objects on plain grounds (11 gcompris photos, several
+  OpenCV ones); outdoor neutral scenes (overcast river, street, gravel path and terrace, dry
+  savanna, desert) are fewer, and there is no snow or fog here: the candidate packages' snow,
+  fog, concrete and stone photos are already in `landscapes/` or `neutral/`.
+- `blender-gravel-path-forest.jpg` is a crop of an equirectangular HDRI panorama (slight
+  curvature near the edges).
 
 ## Files
 
