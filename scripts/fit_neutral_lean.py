@@ -1,20 +1,26 @@
 """Fit full_version's neutral lean (shared/ab_bins.py's NeutralLean) in closed form: how far each whole scene
-leans toward grey, predicted from its pooled ImageNet features.
+leans toward grey, predicted from its pooled ImageNet features, on photos the colorizer never trained on.
 
-    python scripts/fit_neutral_lean.py models/fv_neutral.keras models/fv_leaning.keras \
-        --train-images datasets/landscapes/train datasets/landscapes/extra datasets/landscapes/more \
-        datasets/neutral/train --val-images datasets/neutral/val --temperature 2.0 --neutral-prior
+    python scripts/fit_neutral_lean.py full_version/pretrained.keras models/fv_refit.keras
 
 Gradient descent hardly moves the lean in a short fine-tune: the rebalanced loss pulls the colourful photos'
-many rare colours one way and the neutral photos' few grey ones the other. So it is fitted directly:
-1. every training photo (the landscapes' training split, as train.py splits them, and --train-images
-   beyond it) at the training size: its pooled features and automatic logits (without the lean), once;
+many rare colours one way and the neutral photos' few grey ones the other. So it is fitted directly. Not on
+the colorizer's training photos: there its colours are right by construction (it learned them), so every
+training photo, the grey ones too, "needs" almost no lean, and a regression fitted there learns to lean
+little (the first fit did: 11 of 14 neutral validation photos stayed below the grayscale input). Instead:
+1. the photos: the landscapes' held-out split (as train.py splits them) and --fit-images (default
+   datasets/calibration, 55 photos gathered for this, and datasets/neutral/val), none of which the
+   colorizer trained on; at the training size, their pooled features and automatic logits (without
+   the lean), once;
 2. per photo, the lean g (of a grid) whose decoding (--temperature, --neutral-prior) lies nearest the
    original's ab (mean squared ab error at the logits' size): 0 for a photo whose colours are right,
    large for a grey scene the network paints;
-3. a ridge regression from the standardised features to softplus^-1(g) / gain, its strength chosen on
-   the validation photos (the landscapes' held-out split and --val-images), by the same ab error;
-4. the regression written into the lean's kernel and bias; every other weight stays as trained.
+3. a ridge regression from the standardised features to softplus^-1(g) / gain, its strength chosen by
+   leave-one-out (each photo's lean predicted by the ridge fitted on all the others; the least mean
+   squared ab error, each group of photos counting alike);
+4. the ridge of that strength on all of them, written into the lean's kernel and bias; every other
+   weight stays as trained.
+The test photos (datasets/landscapes/test, datasets/unlike, datasets/neutral/test) never enter.
 """
 
 import argparse
@@ -28,10 +34,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from full_version.model import NEUTRAL_LEAN  # noqa: E402
-from shared import ab_bins, data, hints, inference, lab, training  # noqa: E402
+from shared import ab_bins, cli, data, hints, inference, lab, training  # noqa: E402
 
 LEANS = np.array([0.0, 0.1, 0.2, 0.4, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0, 40.0])
 RIDGE_STRENGTHS = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
+FIT_IMAGES = (cli.DATASETS / "calibration", cli.DATASETS / "neutral" / "val")
 SMALLEST_LEAN = 0.02  # softplus^-1 of 0 is -inf: the target floor
 
 
@@ -88,14 +95,24 @@ def predicted_leans(features, weights, bias, gain):
     return np.logaddexp(0.0, gain * (features @ weights + bias))  # softplus
 
 
+def leave_one_out(features, targets, strength):
+    """Each photo's target predicted by a ridge fitted on all the others (n,)."""
+    predictions = np.zeros(len(targets))
+    for i in range(len(targets)):
+        others = np.arange(len(targets)) != i
+        weights, bias = ridge(features[others], targets[others], strength)
+        predictions[i] = features[i] @ weights + bias
+    return predictions
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="a trained full_version .keras with a neutral lean")
     parser.add_argument("destination", type=Path)
     parser.add_argument("--images", type=Path, nargs="+", default=list(training.DEFAULT_TRAINING_IMAGES),
-                        help="what train.py split (default: %(default)s)")
-    parser.add_argument("--train-images", type=Path, nargs="+", default=[], help="further training photos")
-    parser.add_argument("--val-images", type=Path, nargs="+", default=[], help="further validation photos")
+                        help="what train.py split: its held-out share is fitted on (default: %(default)s)")
+    parser.add_argument("--fit-images", type=Path, nargs="+", default=list(FIT_IMAGES),
+                        help="further photos the colorizer never trained on (default: %(default)s)")
     parser.add_argument("--val-share", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, default=192)
@@ -107,35 +124,33 @@ def main(argv=None):
 
     model = inference.load_keras_file(args.source)
     lean = model.get_layer(NEUTRAL_LEAN)
-    train_paths, val_paths = data.split_validation(training.list_training_images(args.images), args.val_share,
-                                                   seed=args.seed)
-    train_paths += training.list_training_images(args.train_images) if args.train_images else []
-    val_sets = {"held-out split": val_paths}
-    val_sets.update({str(source): training.list_training_images([source]) for source in args.val_images})
+    _, held_out = data.split_validation(training.list_training_images(args.images), args.val_share, seed=args.seed)
+    groups = {"held-out split": held_out}
+    groups.update({str(source): training.list_training_images([source]) for source in args.fit_images})
+    arrays = {name: photo_arrays(model, paths, args.image_size) for name, paths in groups.items()}
+    group_of = np.concatenate([[name] * len(arrays[name][0]) for name in groups])
+    features, logits, true_ab = (np.concatenate([arrays[name][k] for name in groups]) for k in range(3))
 
-    features, logits, true_ab = photo_arrays(model, train_paths, args.image_size)
     errors = decoded_errors(logits, true_ab, LEANS, args.temperature, args.neutral_prior)
     best = LEANS[errors.argmin(1)]
-    print(f"{len(train_paths)} training photos; best lean per photo: " +
-          ", ".join(f"{lean:g}: {int((best == lean).sum())}" for lean in LEANS))
+    print(f"{len(best)} photos the colorizer never trained on; best lean per photo: " +
+          ", ".join(f"{value:g}: {int((best == value).sum())}" for value in LEANS))
     targets = softplus_inverse(best) / lean.gain
-    validation = {name: photo_arrays(model, paths, args.image_size) for name, paths in val_sets.items()}
-    for name, (_, val_logits, val_ab) in validation.items():
-        none = decoded_errors(val_logits, val_ab, np.zeros(len(val_logits)), args.temperature, args.neutral_prior)
-        print(f"  no lean: {name} mean squared ab error {none.mean():.1f}")
 
+    def group_mean(per_photo):  # every group counts alike, whatever its size
+        return float(np.mean([per_photo[group_of == name].mean() for name in groups]))
+
+    print(f"  no lean: mean squared ab error {group_mean(errors[:, 0]):.1f}; the best lean of each photo: "
+          f"{group_mean(errors.min(1)):.1f}")
     scores = {}
     for strength in RIDGE_STRENGTHS:
-        weights, bias = ridge(features, targets, strength)
-        per_set = []
-        for name, (val_features, val_logits, val_ab) in validation.items():
-            leans = predicted_leans(val_features, weights, bias, lean.gain)
-            per_set.append(decoded_errors(val_logits, val_ab, leans, args.temperature, args.neutral_prior).mean())
-            print(f"  ridge {strength:g}: {name} mean squared ab error {per_set[-1]:.1f}, leans "
-                  f"{np.round(np.sort(leans), 2).tolist()}")
-        scores[strength] = float(np.mean(per_set))
+        leans = np.logaddexp(0.0, lean.gain * leave_one_out(features, targets, strength))
+        per_photo = decoded_errors(logits, true_ab, leans, args.temperature, args.neutral_prior)
+        scores[strength] = group_mean(per_photo)
+        print(f"  ridge {strength:g}, leave-one-out: mean squared ab error {scores[strength]:.1f} (" +
+              ", ".join(f"{name} {per_photo[group_of == name].mean():.1f}" for name in groups) + ")")
     strength = min(scores, key=scores.get)
-    print(f"chosen ridge strength {strength:g} (the least mean squared ab error over the validation sets)")
+    print(f"chosen ridge strength {strength:g} (the least leave-one-out error)")
     if args.ridge_strength is not None:
         strength = args.ridge_strength
         print(f"written: ridge strength {strength:g} (--ridge-strength)")

@@ -250,11 +250,13 @@ class NeutralLean(layers.Layer):
     pooled ImageNet features: snow, a road, fog, concrete) leans toward grey. It starts near 0 (w = 0,
     gain b = -4), so a trained model given this layer colours as it did until training teaches it which
     scenes are neutral; `gain` multiplies the step its weights take, so that a short fine-tune moves them.
+    `strength` multiplies g when colorizing (`colorize --neutral-lean`): 0 gives the network's own colours,
+    1 the lean as fitted, 2 twice as restrained; it can be changed on a loaded model before it runs.
     """
 
-    def __init__(self, sigma=NEUTRAL_LEAN_SIGMA, gain=NEUTRAL_LEAN_GAIN, **kwargs):
+    def __init__(self, sigma=NEUTRAL_LEAN_SIGMA, gain=NEUTRAL_LEAN_GAIN, strength=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.sigma, self.gain = float(sigma), float(gain)
+        self.sigma, self.gain, self.strength = float(sigma), float(gain), float(strength)
 
     def build(self, input_shapes):
         vector_size = input_shapes[1][-1]
@@ -271,13 +273,14 @@ class NeutralLean(layers.Layer):
     def call(self, inputs):
         logits, vector = inputs
         squared = ops.convert_to_tensor((BINS**2).sum(-1) / (2.0 * self.sigma**2), logits.dtype)
-        return logits - ops.cast(self.lean(vector), logits.dtype)[:, None, None, None] * squared
+        lean = ops.cast(self.strength * self.lean(vector), logits.dtype)
+        return logits - lean[:, None, None, None] * squared
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[0]
 
     def get_config(self):
-        return {**super().get_config(), "sigma": self.sigma, "gain": self.gain}
+        return {**super().get_config(), "sigma": self.sigma, "gain": self.gain, "strength": self.strength}
 
 
 def logits_head(name="ab_logits"):
@@ -298,16 +301,26 @@ def with_decoding(model, temperature=DEFAULT_TEMPERATURE, **restraint):
     return keras.Model(model.inputs, ab_norm, name=model.name)
 
 
-def decoding_layer(model):
-    """The model's AnnealedMean layer, or None for a regression model."""
+def _first_layer(model, kind):
+    """The first layer of class `kind` in the model or the models inside it, or None."""
     for layer in model.layers:
-        if isinstance(layer, AnnealedMean):
+        if isinstance(layer, kind):
             return layer
         if hasattr(layer, "layers"):
-            inner = decoding_layer(layer)
+            inner = _first_layer(layer, kind)
             if inner is not None:
                 return inner
     return None
+
+
+def decoding_layer(model):
+    """The model's AnnealedMean layer, or None for a regression model."""
+    return _first_layer(model, AnnealedMean)
+
+
+def neutral_lean_layer(model):
+    """The model's NeutralLean layer, or None for a model without one (beta, alpha, older full_versions)."""
+    return _first_layer(model, NeutralLean)
 
 
 def loss_of(model):

@@ -25,39 +25,45 @@ from shared import hints as hints_module
 
 
 @lru_cache(maxsize=4)
-def colorizer(model=cli.DEFAULT_MODEL, temperature=None, batch_size=8):
+def colorizer(model=cli.DEFAULT_MODEL, temperature=None, batch_size=8, neutral_lean=None):
     """The loaded model as a `shared.inference.Colorizer`, kept for later calls with the same arguments."""
-    return inference.load_colorizer(str(model), batch_size, temperature)
+    loaded = inference.load_colorizer(str(model), batch_size, temperature)
+    if neutral_lean is not None:
+        loaded.set_neutral_lean(neutral_lean)
+    return loaded
 
 
-def image(source, model=cli.DEFAULT_MODEL, temperature=None, hints=None, reference=None):
+def image(source, model=cli.DEFAULT_MODEL, temperature=None, hints=None, reference=None, neutral_lean=None):
     """A photo -> its colorized version, uint8 RGB of the same height and width (uint16 for a 16-bit source).
 
     `source`: an image file, or an array: HxW grayscale or HxWx3 RGB, uint8, uint16 or float in [0, 1].
     `temperature`: for classification models, lower is more vivid, higher calmer.
+    `neutral_lean`: for a model with a neutral lean (full_version), how far a scene it judges grey is pulled
+    toward grey: 0 the network's own colours, 1 as fitted (default), 2 twice that.
     `hints`: colours the user wants, [(x, y, (r, g, b)), ...], x the column and y the row in the
     source's pixels, 8-bit RGB (its chroma is used, at that pixel's own lightness).
     `reference`: an image file or array whose colours set the palette.
     Hints and a reference need a model trained with them (the shipped full_version).
     """
-    return images([source], model, temperature, hints, reference)[0]
+    return images([source], model, temperature, hints, reference, neutral_lean)[0]
 
 
-def images(sources, model=cli.DEFAULT_MODEL, temperature=None, hints=None, reference=None):
+def images(sources, model=cli.DEFAULT_MODEL, temperature=None, hints=None, reference=None, neutral_lean=None):
     """`image` for several photos at once (batched through the network); a list of uint8 RGB arrays.
     `hints` apply to every photo; `reference` sets every photo's palette."""
     rgbs = [_as_rgb(source) for source in sources]
     points = [_checked(hints, rgb) for rgb in rgbs] if hints else None
     reference = None if reference is None else _as_rgb(reference)
-    return colorizer(model, temperature).colorize(rgbs, points, reference)
+    return colorizer(model, temperature, neutral_lean=neutral_lean).colorize(rgbs, points, reference)
 
 
-def image_file(source, output, model=cli.DEFAULT_MODEL, temperature=None, hints=None, reference=None):
+def image_file(source, output, model=cli.DEFAULT_MODEL, temperature=None, hints=None, reference=None,
+               neutral_lean=None):
     """Colorize the photo file `source` into the file `output` (its suffix says the format: .png or .tif keep a
     16-bit source's 16 bits), carrying the source's EXIF, IPTC, XMP and ICC profile and naming the model in EXIF
     Software. Options as in `image`. Returns `output` as a Path."""
     photo = photo_files.read_photo(source)
-    result = image(photo.pixels, model, temperature, hints, reference)
+    result = image(photo.pixels, model, temperature, hints, reference, neutral_lean)
     photo_files.write_photo(result, output, photo, photo_files.software_tag(model))
     return Path(output)
 

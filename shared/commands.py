@@ -114,13 +114,23 @@ def add_restraint_arguments(parser):
                         help="classification models: fade each pixel's colour by sigmoid((midpoint - its normalised "
                              "entropy) / width); 0..1, lower restrains more (default: as saved; off in older models)")
     parser.add_argument("--restraint-width", type=float, help="the width of that fade (default: as saved, 0.1)")
+    add_neutral_lean_argument(parser)
+
+
+def add_neutral_lean_argument(parser):
+    parser.add_argument("--neutral-lean", type=float, metavar="STRENGTH",
+                        help="models with a neutral lean (full_version): how far a scene the model judges grey "
+                             "(snow, concrete, an overcast street) is pulled toward grey; 0 keeps the network's own "
+                             "colours, 1 the lean as fitted, 2 twice that (default: 1)")
 
 
 def set_restraint_from(args, keras_model, name="the model"):
-    """Apply --neutral-prior and --restraint-midpoint/width to a loaded classification model, where given."""
+    """Apply --neutral-prior, --restraint-midpoint/width and --neutral-lean to a loaded model, where given."""
     midpoint = inference.UNCHANGED if args.restraint_midpoint is None else args.restraint_midpoint
     if args.neutral_prior is not None or args.restraint_midpoint is not None or args.restraint_width is not None:
         inference.set_restraint(keras_model, args.neutral_prior, midpoint, args.restraint_width, name)
+    if args.neutral_lean is not None:
+        inference.set_neutral_lean(keras_model, args.neutral_lean, name)
 
 
 def run_test(tier, default_input, argv=None, colorizer=None):

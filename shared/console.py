@@ -39,6 +39,9 @@ def build_parser():
                         help="tier name (full_version, beta, alpha) or .keras path (default: %(default)s)")
     parser.add_argument("--temperature", type=cli.positive_float,
                         help="classification models: lower is more vivid, higher calmer (default: the model's)")
+    parser.add_argument("--neutral-lean", type=float, metavar="STRENGTH",
+                        help="full_version: how far a scene it judges grey (snow, concrete, an overcast street) is "
+                             "pulled toward grey; 0 keeps the network's own colours, 1 as fitted (default), 2 twice")
     parser.add_argument("--hints", type=Path,
                         help='a photo or video: a JSON list of colour hints, [{"x": 120, "y": 40, "color": "#3a7bd5"}] '
                              '(x the column, y the row, in its pixels; for a video also "frame": N, carried to the '
@@ -86,7 +89,8 @@ def colorize_photo(args):
         options["hints"] = hints.read_photo_hints(args.hints)
     if args.reference:
         options["reference"] = str(args.reference)
-    colorize.image_file(args.input, output, model=args.model, temperature=args.temperature, **options)
+    colorize.image_file(args.input, output, model=args.model, temperature=args.temperature,
+                        neutral_lean=args.neutral_lean, **options)
     print(f"wrote {output}")
     return 0
 
@@ -105,7 +109,7 @@ def colorize_folder(args):
         for start in range(0, len(paths), BATCH):
             readable = dict(photo_files.read_photos(paths[start : start + BATCH]))  # broken files: warned, skipped
             results = colorize.images([photo.pixels for photo in readable.values()], model=args.model,
-                                      temperature=args.temperature)
+                                      temperature=args.temperature, neutral_lean=args.neutral_lean)
             for path, result in zip(readable, results):
                 commands.save_png(result, output / names[paths.index(path)], readable[path],
                                   photo_files.software_tag(args.model))
@@ -121,7 +125,8 @@ def colorize_video(args):
 
     output = args.output or args.input.with_name(f"{args.input.stem}_colorized.mp4")
     options = {"hints": video_module.hints_by_frame(args.hints)} if args.hints else {}
-    result = colorize.video(args.input, output, model=args.model, temperature=args.temperature, **options)
+    result = colorize.video(args.input, output, model=args.model, temperature=args.temperature,
+                            neutral_lean=args.neutral_lean, **options)
     print(video_module.summary_line(result))
     return 0
 

@@ -61,6 +61,12 @@ class Colorizer:
         set_restraint(self.model, neutral_prior, midpoint, width, self.model.name)
         self._trace_again()
 
+    def set_neutral_lean(self, strength):
+        """How far whole scenes lean toward grey (0: the network's own colours, 1: as fitted), for the calls
+        that follow."""
+        set_neutral_lean(self.model, strength, self.model.name)
+        self._trace_again()
+
     def _trace_again(self):
         for model in (self.model, self._automatic, *(self._parts or ())):
             if model is not None:
@@ -426,6 +432,17 @@ def set_restraint(keras_model, neutral_prior=None, midpoint=UNCHANGED, width=Non
         if not width > 0:
             raise InputError(f"the restraint width must be positive, got {width}")
         decoding.restraint_width = float(width)
+
+
+def set_neutral_lean(keras_model, strength, name="the model"):
+    """Scale a model's learned lean toward grey (ab_bins.NeutralLean): 0 the network's own colours, 1 as fitted."""
+    lean = ab_bins.neutral_lean_layer(keras_model)
+    if lean is None:
+        raise InputError(f"--neutral-lean applies only to models with a neutral lean (the shipped full_version); "
+                         f"{name} has none")
+    if not strength >= 0:
+        raise InputError(f"--neutral-lean must be 0 or more, got {strength}")
+    lean.strength = float(strength)
 
 
 def load_colorizer(model, batch_size=8, temperature=None, precision=accel.COLORIZING_PRECISION):

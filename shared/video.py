@@ -72,6 +72,7 @@ def build_parser():
     parser.add_argument("--batch-size", type=cli.positive_int, default=8, help="frames per model call (default: %(default)s)")
     parser.add_argument("--max-frames", type=cli.positive_int, help="stop after this many frames")
     commands.add_temperature_argument(parser)
+    commands.add_neutral_lean_argument(parser)
     commands.add_precision_argument(parser)
     parser.add_argument("--side-by-side", action="store_true", help="write the grayscale input and the result next to each other")
     parser.add_argument(
@@ -608,7 +609,7 @@ class VideoResult:
 
 def colorize_video(source, output=None, model="beta", *, batch_size=8, temperature=None, temporal=True,
                    side_by_side=False, max_frames=None, metrics=False, crf=DEFAULT_CRF, precision=accel.COLORIZING_PRECISION,
-                   progress=True, on_progress=None, hints=None, network_every=temporal.NETWORK_EVERY):
+                   progress=True, on_progress=None, hints=None, network_every=temporal.NETWORK_EVERY, neutral_lean=None):
     """Colorize the video file (str or Path) or camera (an int index) `source` into `output` (.mp4: H.264
     at quality `crf`, 0..51, lower is better; .mkv: lossless FFV1; .avi: MJPEG; default
     results/video/<source>_<tier>.mp4) with `model` (a tier name or .keras path), keeping its size, frame
@@ -621,13 +622,14 @@ def colorize_video(source, output=None, model="beta", *, batch_size=8, temperatu
     along the optical flow to the following frames (models trained with hints).
     `network_every`: with `temporal`, the network colours every nth frame (and each scene cut or frame
     given hints) and the frames between carry its colours along the flow; 1: every frame.
+    `neutral_lean`: a model with a neutral lean (full_version): 0 the network's own colours, 1 as fitted.
     Returns a VideoResult; raises InputError (one line) for bad input, and KeyboardInterrupt after
     keeping the frames done so far in `output`."""
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     video_source = open_video(source)
     try:
         output = choose_output(video_source, output, model)
-        colorizer = prepare_colorizer(model, batch_size, temperature, precision, video_source)
+        colorizer = prepare_colorizer(model, batch_size, temperature, precision, video_source, neutral_lean)
         hint_tracker = prepare_hints(hints, colorizer, video_source)
         return run_pipeline(video_source, output, colorizer, batch_size=batch_size, temporal_on=temporal,
                             side_by_side=side_by_side, max_frames=max_frames, measure=metrics, crf=crf,
@@ -647,8 +649,10 @@ def choose_output(source, output, model):
     return output
 
 
-def prepare_colorizer(model, batch_size, temperature, precision, source):
+def prepare_colorizer(model, batch_size, temperature, precision, source, neutral_lean=None):
     colorizer = inference.load_colorizer(model, batch_size, temperature, precision)
+    if neutral_lean is not None:
+        colorizer.set_neutral_lean(neutral_lean)
     width, height = source.size
     colorizer.check_size(height, width, name=f"{source.name}'s frame")
     return colorizer
@@ -749,7 +753,7 @@ def main(argv=None):
         args.input, args.output, args.model, batch_size=args.batch_size, temperature=args.temperature,
         temporal=args.temporal, side_by_side=args.side_by_side, max_frames=args.max_frames, metrics=args.metrics,
         crf=args.crf, precision=args.precision, hints=hints_by_frame(args.hints) if args.hints else None,
-        network_every=args.network_every,
+        network_every=args.network_every, neutral_lean=args.neutral_lean,
     )
     print(summary_line(result))
     if result.metrics:

@@ -143,3 +143,18 @@ def test_the_restraint_is_saved_with_the_model_and_old_models_decode_as_before(t
     logits = np.random.default_rng(3).normal(size=(1, 4, 4, ab_bins.N_BINS)).astype(np.float32)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(old(logits)),
                                keras.ops.convert_to_numpy(ab_bins.annealed_mean(logits, 2.0)), atol=1e-6)
+
+
+def test_the_neutral_lean_strength_scales_the_pull_toward_grey_and_is_saved():
+    logits = np.random.default_rng(0).normal(size=(2, 3, 3, ab_bins.N_BINS)).astype(np.float32)
+    vector = np.ones((2, 4), np.float32)
+    lean = ab_bins.NeutralLean()
+    lean.build([logits.shape, vector.shape])
+    lean.bias.assign([0.1])  # g = softplus(10 * 0.1) = 1.31 for every photo
+    pull = np.log1p(np.e) * (ab_bins.BINS**2).sum(-1) / (2 * ab_bins.NEUTRAL_LEAN_SIGMA**2)
+    for strength in (0.0, 1.0, 2.5):
+        lean.strength = strength
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(lean([logits, vector])), logits - strength * pull,
+                                   rtol=1e-4, atol=1e-4)
+    assert ab_bins.NeutralLean.from_config(lean.get_config()).strength == 2.5
+    assert ab_bins.NeutralLean.from_config({k: v for k, v in lean.get_config().items() if k != "strength"}).strength == 1.0

@@ -56,7 +56,7 @@ def test_help_answers_in_under_a_second_without_tensorflow(argv):
 
 def test_a_photo_becomes_a_colour_png_of_its_size(tmp_path):
     photo = gray_photo(tmp_path / "old.png")
-    assert run_colorize(photo, "--temperature", "0.3") == 0
+    assert run_colorize(photo, "--temperature", "0.3", "--neutral-lean", "0") == 0  # a synthetic scene it would grey
     result = np.asarray(Image.open(tmp_path / "old_colorized.png"))
     assert result.shape == (64, 80, 3) and chroma(result) > 3
     assert run_colorize(photo, "-o", tmp_path / "out" / "named.png", "--model", "full_version") == 0
@@ -138,3 +138,18 @@ def test_real_lines_printed_while_tensorflow_loads_still_show(capfd):
         print("a Python warning", file=sys.stderr)
     shown = sorted(capfd.readouterr().err.splitlines())  # (pytest takes sys.stderr's line before descriptor 2's)
     assert shown == ["E0000 00:00:1796136526.203155    3742 loader.cc:1] a real problem", "a Python warning"]
+
+
+def test_the_neutral_lean_sets_how_grey_a_grey_scene_stays(tmp_path, capsys):
+    snow = REPO_ROOT / "datasets" / "neutral" / "train" / "stellarium-hurricane-ridge-snow-1.jpg"  # a scene it leans on
+    chromas = []
+    for strength in ("0", "1", "3"):
+        output = tmp_path / f"snow_{strength}.png"
+        assert run_colorize(snow, "-o", output, "--neutral-lean", strength) == 0
+        chromas.append(chroma(np.asarray(Image.open(output))))
+    assert chromas[0] > 1.5 * chromas[1] > 1.5 * chromas[2], chromas  # the network's own colours, fitted, stronger
+    assert run_colorize(gray_photo(tmp_path / "old.png"), "--model", "beta", "--neutral-lean", "0") == 2
+    assert run_colorize(snow, "-o", tmp_path / "x.png", "--neutral-lean", "-1") == 2
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        "error: --neutral-lean applies only to models with a neutral lean (the shipped full_version); beta has none",
+        "error: --neutral-lean must be 0 or more, got -1.0"]

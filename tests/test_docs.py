@@ -147,10 +147,8 @@ TOO_LONG = {
     "datasets/landscapes/more --more-train-images datasets/neutral/train --more-train-repeat 3 "
     "--more-val-images datasets/neutral/val --init-from models/fv_before.keras --learning-rate 1e-4 --epochs 16 "
     "--batch-size 16 --model-out models/fv_neutral.keras": TRAINS,
-    "python scripts/fit_neutral_lean.py models/fv_neutral.keras models/fv_lean100.keras --images "
-    "datasets/landscapes/train datasets/landscapes/extra datasets/landscapes/more --train-images "
-    "datasets/neutral/train --val-images datasets/neutral/val --temperature 2.0 --ridge-strength 100":
-        "needs the fine-tuned model of the training above and runs the network over 270 photos (minutes)",
+    "python scripts/fit_neutral_lean.py models/fv_neutral.keras models/fv_lean100.keras --temperature 2.0":
+        "needs the fine-tuned model of the training above and runs the network over 93 photos (minutes)",
     "python benchmarks/temperature.py --model models/fv_lean100.keras --temperatures 1.3 2.0 --neutral-prior on "
     "--restraint-midpoints off 0.7 --more-val-images datasets/neutral/val --choose neutral":
         BENCHMARK + ": needs the model fitted above, four decodings over 38 validation photos",

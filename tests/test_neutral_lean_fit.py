@@ -28,3 +28,17 @@ def test_ridge_recovers_a_linear_rule_and_the_leans_follow_it():
     leans = fit.predicted_leans(features, weights, bias, gain=10.0)
     np.testing.assert_allclose(leans, np.logaddexp(0, 10 * targets), rtol=1e-4)
     assert fit.softplus_inverse(np.array([0.0]))[0] == np.log(np.expm1(fit.SMALLEST_LEAN))
+
+
+def test_leave_one_out_never_sees_the_photo_it_predicts():
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(10, 20))  # more features than photos: a ridge fits any targets exactly
+    targets = rng.normal(size=10)
+    weights, bias = fit.ridge(features, targets, strength=1e-6)
+    np.testing.assert_allclose(features @ weights + bias, targets, atol=1e-3)  # in sample: perfect
+    held_out = fit.leave_one_out(features, targets, strength=1e-6)
+    assert np.abs(held_out - targets).mean() > 0.3  # each photo unseen: the noise cannot be learned
+
+    features = rng.normal(size=(50, 3))
+    rule = features @ [1.0, -2.0, 0.5] + 0.3  # a real rule is found without the photo itself
+    np.testing.assert_allclose(fit.leave_one_out(features, rule, strength=1e-6), rule, atol=1e-3)
