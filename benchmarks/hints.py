@@ -132,12 +132,14 @@ def print_locality(colorizer, photos, seed):
           "mean ab error gained | 10 points: PSNR gain (dB) | following | one red hint moves |\n"
           "|---|---|---|---|---|---|---|")
     automatic_psnr = measure(colorizer, photos, 0, seed)[0]["psnr"]
-    for regions in (False, True):
+    unleaned = colorizer.unleaned_guidance
+    rows = [("priors alone, on the leaned logits (the saved model's own guided path)", False, False),
+            ("priors alone (before issue 29)", False, unleaned), ("priors and hint regions", True, unleaned)]
+    for name, regions, colorizer.unleaned_guidance in rows[0 if unleaned else 1 :]:
         colorizer.hint_regions = regions
         changed, worse, gained = locality(colorizer, photos, seed)
         mean, followed = measure(colorizer, photos, 10, seed)
         reach = one_hint_reach(colorizer, photos, automatic_ab(colorizer, photos), seed)
-        name = "priors and hint regions" if regions else "priors alone (before issue 29)"
         print(f"| {name} | {100 * changed:.1f}% | {100 * worse:.1f}% | {gained:+.2f} | "
               f"{mean['psnr'] - automatic_psnr:+.2f} | {100 * followed:.0f}% | {100 * reach:.0f}% |")
 
