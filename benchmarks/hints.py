@@ -132,12 +132,14 @@ def print_locality(colorizer, photos, seed):
           "mean ab error gained | 10 points: PSNR gain (dB) | following | one red hint moves |\n"
           "|---|---|---|---|---|---|---|")
     automatic_psnr = measure(colorizer, photos, 0, seed)[0]["psnr"]
-    for regions in (False, True):
+    unleaned = colorizer.unleaned_guidance
+    rows = [("priors alone, on the leaned logits (the saved model's own guided path)", False, False),
+            ("priors alone (before issue 29)", False, unleaned), ("priors and hint regions", True, unleaned)]
+    for name, regions, colorizer.unleaned_guidance in rows[0 if unleaned else 1 :]:
         colorizer.hint_regions = regions
         changed, worse, gained = locality(colorizer, photos, seed)
         mean, followed = measure(colorizer, photos, 10, seed)
         reach = one_hint_reach(colorizer, photos, automatic_ab(colorizer, photos), seed)
-        name = "priors and hint regions" if regions else "priors alone (before issue 29)"
         print(f"| {name} | {100 * changed:.1f}% | {100 * worse:.1f}% | {gained:+.2f} | "
               f"{mean['psnr'] - automatic_psnr:+.2f} | {100 * followed:.0f}% | {100 * reach:.0f}% |")
 
@@ -166,6 +168,12 @@ REGION_GRID = {  # (edge weight, sigma, lightness sigma, colour sigma, fill): --
     "narrower lightness, long reach": [
         *itertools.product((20.0,), (9.0,), (10.0, 12.0), (15.0,), ("network",), (2.0, 4.0, 8.0), (20.0,), (12.0,), (1.0,)),
         *itertools.product((20.0,), (9.0,), (12.0,), (10.0,), ("network",), (4.0, 8.0), (20.0,), (12.0,), (1.0,))],
+    "as much cut": list(itertools.product((20.0,), (9.0,), (8.0, 10.0), (15.0,), ("network",), (8.0, 16.0),
+                                          ((20.0, 12.0), (15.0, 12.0)), (1.0,))),
+    "around the choice": [(20.0, 9.0, 18.0, 15.0, "network", 0.0, None, None, 1.0),  # chosen before the long reach
+                          (20.0, 9.0, 14.0, 15.0, "network", 1.0, 20.0, 12.0, 1.0),  # the most PSNR at <= 8% worse
+                          *itertools.product((20.0,), (9.0,), (10.0, 12.0), (10.0, 15.0), ("network",), (8.0, 16.0),
+                                             (20.0,), (12.0,), (1.0,))],
     "wider lightness": list(itertools.product((0.0, 0.5), (6.4,), (14.0, 16.0, 18.0, 20.0), (15.0, 20.0, 25.0),
                                               ("network",))),
 }
@@ -225,6 +233,7 @@ def tune_regions(colorizer, photos, seed, grid="distance"):
           "10 points: PSNR gain (dB) | following | one red hint moves |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     results = {}
     grid = [(*s[:2], *s[2], "network") if len(s) == 3 else s for s in REGION_GRID[grid]]
+    grid = [(*s[:6], *s[6], *s[7:]) if len(s) == 8 and isinstance(s[6], tuple) else s for s in grid]
     grid = [(*s, 0.0, None, None) if len(s) == 5 else s for s in grid]
     grid = [(*s, 1.0) if len(s) == 8 else s for s in grid]
     for settings in [NO_REGIONS, *grid]:
@@ -241,19 +250,28 @@ def tune_regions(colorizer, photos, seed, grid="distance"):
 NO_REGIONS = (None,) * 9  # --tune-regions: the priors alone
 MAX_WORSE = 0.08  # issue 29's bar: a true-colour hint makes at most this share of the pixels it changes worse
 RED_REACH_SHARE = 0.5  # a red hint may move at most this share of what it moves with the priors alone
-REGION_RULE = (f"among the settings whose single true-colour hints make at most {100 * MAX_WORSE:.0f}% of the pixels "
-               "they change worse, whose 10 points follow their hints (>= 95% within 10 ab) and whose red hint moves at "
-               f"most {RED_REACH_SHARE:g} of what it moves with the priors alone, the most 10-point PSNR. The red reach "
-               "is there because a true-colour hint cannot show a colour spilling onto other objects (a true colour "
-               "is right on much of a scene), which is what a user sees when a red click reddens the trees")
+CUT_MARGIN = 0.05  # ab units: a setting "cuts the mean ab error as much as the priors alone" to within this
+GAIN_MARGIN = 0.1  # dB: ... and keeps their 10-point PSNR gain to within this
+REGION_RULE = (f"among the settings whose 10 points follow their hints (>= 95% within 10 ab) and whose red hint moves at "
+               f"most {RED_REACH_SHARE:g} of what it moves with the priors alone, those that cut the mean ab error of a "
+               f"single true-colour hint as much as the priors alone (to {CUT_MARGIN} ab) and keep their 10-point PSNR "
+               f"gain (to {GAIN_MARGIN} dB), measured in the same run: the one whose hints make the fewest of the pixels "
+               f"they change worse. If none does, those that make at most {100 * MAX_WORSE:.0f}% worse: the most "
+               "10-point PSNR. (Issue 29 asks for both at once, the priors' cut and at most 8% worse; no setting measured "
+               "has both, and a bound that gives up the cut gives up the hints' gain with it.) The red reach is there "
+               "because a true-colour hint cannot show a colour spilling onto other objects (a true colour is right on "
+               "much of a scene), which is what a user sees when a red click reddens the trees")
 
 
 def choose_regions(results):
     """REGION_RULE over {settings: (changed, worse, gained, PSNR gain, following, red reach)}."""
-    prior_reach = results[NO_REGIONS][5]
-    allowed = [s for s, r in results.items()
-               if s[0] is not None and r[1] <= MAX_WORSE and r[4] >= 0.95 and r[5] <= RED_REACH_SHARE * prior_reach]
-    return max(allowed, key=lambda s: results[s][3]) if allowed else None
+    _, _, prior_gained, prior_gain, _, prior_reach = results[NO_REGIONS]
+    allowed = [s for s, r in results.items() if s[0] is not None and r[4] >= 0.95 and r[5] <= RED_REACH_SHARE * prior_reach]
+    as_much = [s for s in allowed if results[s][2] <= prior_gained + CUT_MARGIN and results[s][3] >= prior_gain - GAIN_MARGIN]
+    if as_much:
+        return min(as_much, key=lambda s: results[s][1])
+    local = [s for s in allowed if results[s][1] <= MAX_WORSE]
+    return max(local, key=lambda s: results[s][3]) if local else None
 
 
 RED = (200, 30, 30)  # the reach's hint colour: unlike most true colours

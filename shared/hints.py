@@ -332,16 +332,16 @@ REGION_EDGE_WEIGHT = 20.0  # cost of a step per L unit of gradient, over the ste
 REGION_SIGMA = 9.0  # share of REGION_SIDE: the geodesic distance at which the weight falls to exp(-1/2)
 REGION_FILL = "network"  # what a region takes: the network's change ("network"), its hint's shift ("shift") or colour ("colour")
 REGION_CONTRAST = 1.0  # a weight w becomes 0.5 + contrast x (w - 0.5), clipped to [0, 1]: above 1, regions fill fully and end sooner
-REGION_COLOUR_SIGMA = 15.0  # ab units: automatic colours this far apart divide the weight by sqrt(e)
-REGION_LIGHTNESS_SIGMA = 18.0  # L units: a lightness this far from the hinted pixel's divides the weight by sqrt(e)
+REGION_COLOUR_SIGMA = 10.0  # ab units: automatic colours this far apart divide the weight by sqrt(e)
+REGION_LIGHTNESS_SIGMA = 12.0  # L units: a lightness this far from the hinted pixel's divides the weight by sqrt(e)
 # A hint also reaches, beyond its region, the pixels that are very like the hinted one in lightness and automatic
 # colour wherever the network itself finds the hint's colour likely (its automatic distribution's share within
 # PLAUSIBLE_RADIUS ab of the hint's colour): the same sky or lawn beyond a tree takes a true colour, while a red
 # click stays off the trees, where the network never expects red. That weight is LONG_STRENGTH x that share x the
 # Gaussians of the gaps (LONG_LIGHTNESS_SIGMA, LONG_COLOUR_SIGMA); a pixel takes the larger of the two weights.
-LONG_STRENGTH = 0.0  # 0: a hint stays within its region
-LONG_LIGHTNESS_SIGMA = 6.0  # L units
-LONG_COLOUR_SIGMA = 6.0  # ab units
+LONG_STRENGTH = 8.0  # 0: a hint stays within its region
+LONG_LIGHTNESS_SIGMA = 20.0  # L units
+LONG_COLOUR_SIGMA = 12.0  # ab units
 PLAUSIBLE_RADIUS = 15.0  # ab units: the bins counted as the hint's colour in the network's distribution
 GUIDE_RADIUS = 2  # px at REGION_SIDE: the guided filter's window radius (scaled to the output's size)
 GUIDE_EPSILON = 1e-3  # the guided filter's regulariser, in (L / 100)^2: edges above about 3 L units steer it
