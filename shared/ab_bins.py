@@ -250,8 +250,9 @@ class NeutralLean(layers.Layer):
     pooled ImageNet features: snow, a road, fog, concrete) leans toward grey. It starts near 0 (w = 0,
     gain b = -4), so a trained model given this layer colours as it did until training teaches it which
     scenes are neutral; `gain` multiplies the step its weights take, so that a short fine-tune moves them.
-    `strength` multiplies g when colorizing (`colorize --neutral-lean`): 0 gives the network's own colours,
-    1 the lean as fitted, 2 twice as restrained; it can be changed on a loaded model before it runs.
+    `strength` multiplies g when colorizing (`colorize --neutral-lean`; saved with the model, 0.3 in the shipped
+    full_version): 0 gives the network's own colours, 1 the lean as fitted (the least ab error), 2 twice that;
+    it can be changed on a loaded model before it runs.
     """
 
     def __init__(self, sigma=NEUTRAL_LEAN_SIGMA, gain=NEUTRAL_LEAN_GAIN, strength=1.0, **kwargs):

@@ -39,7 +39,7 @@ def image(source, model=cli.DEFAULT_MODEL, temperature=None, hints=None, referen
     `source`: an image file, or an array: HxW grayscale or HxWx3 RGB, uint8, uint16 or float in [0, 1].
     `temperature`: for classification models, lower is more vivid, higher calmer.
     `neutral_lean`: for a model with a neutral lean (full_version), how far a scene it judges grey is pulled
-    toward grey: 0 the network's own colours, 1 as fitted (default), 2 twice that.
+    toward grey: 0 the network's own colours, 1 the full fit, 2 twice that (default: as saved, 0.3 in the shipped one).
     `hints`: colours the user wants, [(x, y, (r, g, b)), ...], x the column and y the row in the
     source's pixels, 8-bit RGB (its chroma is used, at that pixel's own lightness).
     `reference`: an image file or array whose colours set the palette.

@@ -121,7 +121,8 @@ def add_neutral_lean_argument(parser):
     parser.add_argument("--neutral-lean", type=float, metavar="STRENGTH",
                         help="models with a neutral lean (full_version): how far a scene the model judges grey "
                              "(snow, concrete, an overcast street) is pulled toward grey; 0 keeps the network's own "
-                             "colours, 1 the lean as fitted, 2 twice that (default: 1)")
+                             "colours, 1 the lean as fitted (the least ab error), 2 twice that (default: as saved; 0.3 in the shipped "
+                             "full_version)")
 
 
 def set_restraint_from(args, keras_model, name="the model"):

@@ -41,7 +41,7 @@ def build_parser():
                         help="classification models: lower is more vivid, higher calmer (default: the model's)")
     parser.add_argument("--neutral-lean", type=float, metavar="STRENGTH",
                         help="full_version: how far a scene it judges grey (snow, concrete, an overcast street) is "
-                             "pulled toward grey; 0 keeps the network's own colours, 1 as fitted (default), 2 twice")
+                             "pulled toward grey; 0 keeps the network's own colours, 1 the full fit, 2 twice (default: 0.3)")
     parser.add_argument("--hints", type=Path,
                         help='a photo or video: a JSON list of colour hints, [{"x": 120, "y": 40, "color": "#3a7bd5"}] '
                              '(x the column, y the row, in its pixels; for a video also "frame": N, carried to the '

@@ -435,7 +435,7 @@ def set_restraint(keras_model, neutral_prior=None, midpoint=UNCHANGED, width=Non
 
 
 def set_neutral_lean(keras_model, strength, name="the model"):
-    """Scale a model's learned lean toward grey (ab_bins.NeutralLean): 0 the network's own colours, 1 as fitted."""
+    """Scale a model's learned lean toward grey (ab_bins.NeutralLean): 0 the network's own colours, 1 the full fit."""
     lean = ab_bins.neutral_lean_layer(keras_model)
     if lean is None:
         raise InputError(f"--neutral-lean applies only to models with a neutral lean (the shipped full_version); "

@@ -622,7 +622,7 @@ def colorize_video(source, output=None, model="beta", *, batch_size=8, temperatu
     along the optical flow to the following frames (models trained with hints).
     `network_every`: with `temporal`, the network colours every nth frame (and each scene cut or frame
     given hints) and the frames between carry its colours along the flow; 1: every frame.
-    `neutral_lean`: a model with a neutral lean (full_version): 0 the network's own colours, 1 as fitted.
+    `neutral_lean`: a model with a neutral lean (full_version): 0 the network's own colours, 1 the full fit.
     Returns a VideoResult; raises InputError (one line) for bad input, and KeyboardInterrupt after
     keeping the frames done so far in `output`."""
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
