@@ -246,10 +246,19 @@ class PreparedPhoto:
         """The automatic logits before the neutral lean (h, w, n_bins), where the model splits; else None."""
         return None if self._per_photo is None else np.asarray(self._per_photo[-1], np.float32)[0]
 
+    def region_colours(self):
+        """The automatic colours hint regions compare (ab_norm): decoded from the logits before the neutral lean where
+        the guided path reads those (a lean toward grey hides what the network colours differently), else the
+        automatic ones."""
+        if self.unleaned_logits is None or not self.colorizer.unleaned_guidance:
+            return self.automatic
+        decoding = ab_bins.decoding_layer(self.colorizer.model)
+        return np.asarray(keras.ops.convert_to_numpy(decoding(self.unleaned_logits[None])), np.float32)[0]
+
     @property
     def regions(self):
         if self._regions is None:
-            self._regions = hints.HintRegions(self.l_channel, self.automatic, automatic_logits=self.unleaned_logits)
+            self._regions = hints.HintRegions(self.l_channel, self.region_colours(), automatic_logits=self.unleaned_logits)
         return self._regions
 
     def guided_ab(self, points, palette=None):
