@@ -73,7 +73,7 @@ class Colorizer:
                   or (palettes is not None and palettes[:, -1].any()))
         if self._automatic is not None and not guided:
             model, inputs = self._automatic, l_norm
-        elif self._parts is not None:  # the per-photo part, then the guided part on the logits it chooses
+        elif self._parts is not None and guided:  # the per-photo part, then the guided part on the logits it chooses
             guidance = self.network_inputs(l_norm, hint_maps, palettes)
             kept = self.guidance_features(predicted(self._parts[0], l_norm))
             return np.asarray(predicted(self._parts[1], [*kept, guidance["hints"], guidance["palette"]]))
