@@ -195,15 +195,15 @@ def tune_regions(colorizer, photos, seed, grid="distance"):
         (x, y, _), = random_points(rgb, 1, red_rng)
         red = ((x, y, RED),)
         cases.append((rgb, l_channel, true_ab, automatic, singles, ten, photo.ab_norm(ten) * lab.AB_SCALE,
-                      (red, photo.ab_norm(red) * lab.AB_SCALE), {}, photo.unleaned_logits))
+                      (red, photo.ab_norm(red) * lab.AB_SCALE), {}, (photo.region_colours(), photo.unleaned_logits)))
 
     def score(edge_weight, sigma, lightness_sigma, colour_sigma, fill, long_strength=0.0, long_lightness_sigma=None,
               long_colour_sigma=None, contrast=1.0):
         counts, gains, followed, reaches = [], [], [], []
-        for rgb, l_channel, true_ab, automatic, singles, ten, ten_ab, (red, red_ab), kept_regions, logits in cases:
+        for rgb, l_channel, true_ab, automatic, singles, ten, ten_ab, (red, red_ab), kept_regions, network in cases:
             if edge_weight is not None and edge_weight not in kept_regions:  # the distances, kept per edge weight
-                kept_regions[edge_weight] = hints.HintRegions(l_channel, automatic / lab.AB_SCALE, edge_weight,
-                                                              automatic_logits=logits)
+                colours, logits = network  # what the regions compare (PreparedPhoto.regions)
+                kept_regions[edge_weight] = hints.HintRegions(l_channel, colours, edge_weight, automatic_logits=logits)
             regions = kept_regions.get(edge_weight)
 
             def weighed(points, hinted):

@@ -323,9 +323,12 @@ def _bin_smoothing(sigma=ab_bins.SMOOTHING_SIGMA):
 # points) is weighted by how easily the pixel is reached from the hint without crossing an edge of the
 # lightness: the geodesic distance on the photo's L at REGION_SIDE px, each step costing
 # 1 + REGION_EDGE_WEIGHT x the L gradient there (L units per pixel), so a strong edge costs as much as a
-# long way; the weight falls as a Gaussian of that distance (REGION_SIGMA, a share of the side). The
-# weights are made at full size by a guided filter steered by the full-size L, so they stop at the
-# photo's own edges. Settings chosen on the validation split with `python benchmarks/hints.py --tune-regions`.
+# long way; the weight falls as a Gaussian of that distance (REGION_SIGMA, a share of the side), and of the
+# gaps in lightness and in automatic colour to the hinted pixel (the automatic colours before the neutral lean,
+# where the guided path reads those: a whole photo leaned toward grey would hide what the network colours
+# differently). The weights are made at full size by a guided filter steered by the full-size L, so they stop
+# at the photo's own edges. Settings chosen on the validation split with `python benchmarks/hints.py
+# --tune-regions`, by the rule written in benchmarks/hints.py (REGION_RULE).
 
 REGION_SIDE = 256  # px: the long side of the lightness the geodesic distance is measured on
 REGION_EDGE_WEIGHT = 20.0  # cost of a step per L unit of gradient, over the step's own 1
@@ -333,13 +336,13 @@ REGION_SIGMA = 9.0  # share of REGION_SIDE: the geodesic distance at which the w
 REGION_FILL = "network"  # what a region takes: the network's change ("network"), its hint's shift ("shift") or colour ("colour")
 REGION_CONTRAST = 1.0  # a weight w becomes 0.5 + contrast x (w - 0.5), clipped to [0, 1]: above 1, regions fill fully and end sooner
 REGION_COLOUR_SIGMA = 10.0  # ab units: automatic colours this far apart divide the weight by sqrt(e)
-REGION_LIGHTNESS_SIGMA = 12.0  # L units: a lightness this far from the hinted pixel's divides the weight by sqrt(e)
+REGION_LIGHTNESS_SIGMA = 10.0  # L units: a lightness this far from the hinted pixel's divides the weight by sqrt(e)
 # A hint also reaches, beyond its region, the pixels that are very like the hinted one in lightness and automatic
 # colour wherever the network itself finds the hint's colour likely (its automatic distribution's share within
 # PLAUSIBLE_RADIUS ab of the hint's colour): the same sky or lawn beyond a tree takes a true colour, while a red
 # click stays off the trees, where the network never expects red. That weight is LONG_STRENGTH x that share x the
 # Gaussians of the gaps (LONG_LIGHTNESS_SIGMA, LONG_COLOUR_SIGMA); a pixel takes the larger of the two weights.
-LONG_STRENGTH = 8.0  # 0: a hint stays within its region
+LONG_STRENGTH = 16.0  # 0: a hint stays within its region
 LONG_LIGHTNESS_SIGMA = 20.0  # L units
 LONG_COLOUR_SIGMA = 12.0  # ab units
 PLAUSIBLE_RADIUS = 15.0  # ab units: the bins counted as the hint's colour in the network's distribution
@@ -431,7 +434,9 @@ class HintRegions:
         self.ab_small = None  # the automatic colours (ab units) at the small size, for the colour term
         if automatic_ab_norm is not None:
             size = self.l_small.shape[::-1]
-            self.ab_small = cv2.resize(np.asarray(automatic_ab_norm, np.float32), size, interpolation=cv2.INTER_AREA) * lab.AB_SCALE
+            shrink = np.asarray(automatic_ab_norm).shape[1] > size[0]
+            self.ab_small = cv2.resize(np.asarray(automatic_ab_norm, np.float32), size,
+                                       interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR) * lab.AB_SCALE
         self.sigma = float(sigma)
         self.lightness_sigma = lightness_sigma
         self.colour_sigma = colour_sigma

@@ -79,7 +79,7 @@ class Colorizer:
                   or (palettes is not None and palettes[:, -1].any()))
         if self._automatic is not None and not guided:
             model, inputs = self._automatic, l_norm
-        elif self._parts is not None:  # the per-photo part, then the guided part on the logits it chooses
+        elif self._parts is not None and guided:  # the per-photo part, then the guided part on the logits it chooses
             guidance = self.network_inputs(l_norm, hint_maps, palettes)
             kept = self.guidance_features(predicted(self._parts[0], l_norm))
             return np.asarray(predicted(self._parts[1], [*kept, guidance["hints"], guidance["palette"]]))
@@ -252,10 +252,19 @@ class PreparedPhoto:
         """The automatic logits before the neutral lean (h, w, n_bins), where the model splits; else None."""
         return None if self._per_photo is None else np.asarray(self._per_photo[-1], np.float32)[0]
 
+    def region_colours(self):
+        """The automatic colours hint regions compare (ab_norm): decoded from the logits before the neutral lean where
+        the guided path reads those (a lean toward grey hides what the network colours differently), else the
+        automatic ones."""
+        if self.unleaned_logits is None or not self.colorizer.unleaned_guidance:
+            return self.automatic
+        decoding = ab_bins.decoding_layer(self.colorizer.model)
+        return np.asarray(keras.ops.convert_to_numpy(decoding(self.unleaned_logits[None])), np.float32)[0]
+
     @property
     def regions(self):
         if self._regions is None:
-            self._regions = hints.HintRegions(self.l_channel, self.automatic, automatic_logits=self.unleaned_logits)
+            self._regions = hints.HintRegions(self.l_channel, self.region_colours(), automatic_logits=self.unleaned_logits)
         return self._regions
 
     def guided_ab(self, points, palette=None):
