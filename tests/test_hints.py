@@ -321,11 +321,14 @@ def neutral_lean_of(colorizer, lean):
     kernel, bias = (keras.ops.convert_to_numpy(v) for v in (layer.kernel, layer.bias))
     layer.kernel.assign(np.zeros_like(kernel))
     layer.bias.assign(np.full_like(bias, lean / layer.gain))  # softplus(x) ~ x for x >> 1
+    strength = layer.strength
+    colorizer.set_neutral_lean(1.0)  # the lean at its full fit (the shipped strength scales it)
     try:
         yield
     finally:
         layer.kernel.assign(kernel)
         layer.bias.assign(bias)
+        colorizer.set_neutral_lean(strength)
 
 
 def test_a_hint_and_the_suggestions_are_not_pulled_grey_by_the_neutral_lean_while_automatic_colours_are(shipped):
