@@ -25,7 +25,6 @@ The packages `scratch` and `kphotoalbum` are never used (held out for independen
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import re
 import sys
@@ -36,7 +35,7 @@ from PIL import Image
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from gather_neutral import (  # noqa: E402  (the sibling script, imported as a module)
     BLENDER_AUTHOR, DATASETS, FORBIDDEN_PACKAGES, OPENCV_AUTHOR, OPENCV_LICENCE, load_pick, original_text,
-    read_rcc, save_photo, unpack_package,
+    read_rcc, save_photo, unpack_package, write_manifest,
 )
 
 REPO = DATASETS.parent
@@ -364,19 +363,6 @@ def write_sources(picks: list[dict]) -> None:
     (DATASETS / "SOURCES-calibration.md").write_text(SOURCES_HEADER + "\n".join(rows) + "\n")
 
 
-def write_manifest(picks: list[dict]) -> None:
-    path = DATASETS / "manifest.json"
-    entries = [e for e in json.loads(path.read_text()) if not e["file"].startswith("calibration/")]
-    for pick in picks:
-        entries.append({
-            "file": "calibration/" + pick["out"],
-            "package": pick["package"],
-            "original": original_text(pick),
-            "license": pick["licence"],
-        })
-    path.write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=pathlib.Path, default=pathlib.Path("/tmp/gather_calibration"))
@@ -405,7 +391,7 @@ def main() -> None:
         raise SystemExit(f"already in datasets (or too close): {too_close}")
     if args.out.resolve() == CALIBRATION.resolve():
         write_sources(PICKS)
-        write_manifest(PICKS)
+        write_manifest(PICKS, "calibration")
     else:
         print("--out is not datasets/calibration: SOURCES-calibration.md and manifest.json left as they are")
 

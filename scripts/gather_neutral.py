@@ -514,12 +514,13 @@ def write_sources(picks: list[dict]) -> None:
     (DATASETS / "SOURCES-neutral.md").write_text(SOURCES_HEADER + "\n".join(rows) + "\n")
 
 
-def write_manifest(picks: list[dict]) -> None:
+def write_manifest(picks: list[dict], folder: str = "neutral") -> None:
+    """manifest.json's entries for datasets/<folder>/ replaced by the picks' (gather_calibration.py uses it too)."""
     path = DATASETS / "manifest.json"
-    entries = [e for e in json.loads(path.read_text()) if not e["file"].startswith("neutral/")]
+    entries = [e for e in json.loads(path.read_text()) if not e["file"].startswith(folder + "/")]
     for pick in picks:
         entries.append({
-            "file": "neutral/" + pick["out"],
+            "file": f"{folder}/" + pick["out"],
             "package": pick["package"],
             "original": original_text(pick),
             "license": pick["licence"],
