@@ -65,6 +65,7 @@ def build_test_parser(tier, default_input):
     parser.add_argument("--output", type=Path, default=cli.RESULTS / tier, help="folder for results (default: %(default)s)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=8)
     add_temperature_argument(parser)
+    add_neutral_lean_argument(parser)
     add_precision_argument(parser)
     add_hint_arguments(parser)
     return parser
@@ -139,6 +140,8 @@ def run_test(tier, default_input, argv=None, colorizer=None):
     a comparison figure and metrics.csv, and print PSNR, SSIM and colorfulness."""
     args = build_test_parser(tier, default_input).parse_args(argv)
     colorizer = colorizer or inference.load_colorizer(args.model, args.batch_size, args.temperature, args.precision)
+    if args.neutral_lean is not None:
+        colorizer.set_neutral_lean(args.neutral_lean)
     paths = list_images(args.input, min_side=colorizer.min_side)
     labels = dict(zip(paths, input_labels(paths, args.input)))
     names = dict(zip(paths, result_names(labels.values())))
