@@ -199,13 +199,18 @@ def guidance(request, workspace):
     return given
 
 
-def parse_temperature(value):
+def parse_number(value, name):
+    """An optional number of the request (None: not given, the model's own)."""
     if value is None:
         return None
     try:
         return float(value)
     except (TypeError, ValueError) as error:
-        raise InputError(f"temperature must be a number, got {value!r}") from error
+        raise InputError(f"{name} must be a number, got {value!r}") from error
+
+
+def parse_temperature(value):
+    return parse_number(value, "temperature")
 
 
 # --- photos being worked on ---------------------------------------------------------------------
@@ -218,19 +223,19 @@ def preview_shape(height, width, side=PREVIEW_SIDE):
 
 
 class PreparedPhotos:
-    """The photos the page works on, each prepared once per model and temperature (`inference.PreparedPhoto`:
+    """The photos the page works on, each prepared once per model, temperature and neutral lean (`inference.PreparedPhoto`:
     its lightness, the network's per-photo part, its hint regions), so that a hint reruns only what it changes;
     the last KEPT_PHOTOS of them."""
 
     def __init__(self, workspace, kept=KEPT_PHOTOS):
         self.workspace, self.kept, self.photos = workspace, kept, {}
 
-    def get(self, upload_id, model, temperature):
+    def get(self, upload_id, model, temperature, neutral_lean=None):
         """(the PreparedPhoto, a photo_files.Photo of one pixel: the file's depth and metadata)."""
-        key = (upload_id, model, temperature)
+        key = (upload_id, model, temperature, neutral_lean)
         if key not in self.photos:
             read = photo_files.read_photo(self.workspace.path_of(upload_id))  # a 16-bit upload stays 16-bit
-            colorizer = colorize.colorizer(model, temperature)
+            colorizer = colorize.colorizer(model, temperature, neutral_lean=neutral_lean)
             colorizer.check_size(*read.pixels.shape[:2])
             source = photo_files.Photo(read.pixels[:1, :1], read.path, read.icc)  # its depth and metadata, for the download
             self.photos[key] = (inference.PreparedPhoto(colorizer, lab.rgb_to_l(read.pixels)), source)
@@ -363,9 +368,10 @@ def create_app(workspace, default_model=cli.DEFAULT_MODEL, limits=None):
         time a PNG takes, and the page runs on this computer), or with "full": true its full-size result as a PNG
         in the input's depth (16 bits for a 16-bit upload) with its metadata (shared/photo_files.py)."""
         model, temperature = _model(request, models), parse_temperature(request.get("temperature"))
+        neutral_lean = parse_number(request.get("neutral_lean"), "the neutral lean")
         given, full = guidance(request, workspace), bool(request.get("full"))
         with network:
-            photo, source = photos.get(request.get("id", ""), model, temperature)
+            photo, source = photos.get(request.get("id", ""), model, temperature, neutral_lean)
             result = render(photo, given, full, source.bits)
         if full:
             encoded = photo_files.encode_photo(result, ".png", source, photo_files.software_tag(model))
@@ -390,6 +396,7 @@ def create_app(workspace, default_model=cli.DEFAULT_MODEL, limits=None):
     def start_video(request: dict):
         source = workspace.path_of(request.get("id", ""))
         job = videos.start(source, model=_model(request, models), temperature=parse_temperature(request.get("temperature")),
+                           neutral_lean=parse_number(request.get("neutral_lean"), "the neutral lean"),
                            side_by_side=bool(request.get("side_by_side")))
         return {"job": job.id}
 

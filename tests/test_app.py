@@ -178,6 +178,14 @@ def test_lower_temperature_gives_more_vivid_colour(server):
     assert chroma[0.1] > chroma[1.0] + 1
 
 
+def test_the_neutral_lean_sets_how_grey_a_grey_scene_stays_and_beta_refuses_it(server):
+    snow = REPO_ROOT / "datasets" / "neutral" / "train" / "stellarium-hurricane-ridge-snow-1.jpg"
+    _, photo = upload(server, snow.read_bytes(), "snow.jpg")
+    chroma = {s: mean_chroma(colorize(server, photo["id"], neutral_lean=s)[1]) for s in (0, 2)}
+    assert chroma[0] > 2 * chroma[2], chroma
+    status, body = colorize(server, photo["id"], model="beta", neutral_lean=0)
+    assert status == 400 and "applies only to models with a neutral lean" in json.loads(body)["error"]
+
 def test_the_models_offered_are_the_shipped_tiers_and_another_is_refused(server):
     status, body = get(server, "/api/models")
     offered = json.loads(body)
@@ -360,3 +368,4 @@ def test_stopping_removes_its_temporary_files(server):
     assert not server.folder.exists()
     printed = server.log.read_text()
     assert printed.rstrip().endswith("stopped; temporary files removed") and "Traceback" not in printed, printed
+

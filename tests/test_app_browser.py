@@ -139,6 +139,11 @@ def test_a_photo_is_colorized_the_temperature_changes_it_and_it_downloads(visit,
     assert saved.name == "dune_gray_colorized.png"
     np.testing.assert_array_equal(as_rgb(saved.read_bytes()), vivid)
 
+    shown = visit.result_src()
+    visit.page.locator("#neutral-lean").fill("0")  # the network's own colours: the dune is not leaned grey
+    own = as_rgb(visit.wait_for_result(shown))
+    assert mean_chroma(own) > mean_chroma(vivid) + 1
+
 
 def pick_farthest_suggestion(visit, x, y, shown):
     """Click (x, y) on the input, wait for the suggestions and pick the one farthest in ab from the colour

@@ -7,6 +7,7 @@ const state = {
   hints: [],           // [{x, y, color: "#rrggbb"}], x column, y row in the photo's own pixels
   reference: null,     // upload id of the reference photo
   temperature: null,   // null: the model's own
+  neutralLean: null,   // null: the model's own
   pick: null,          // {x, y} of the point being given a colour
   resultUrl: null,
   fullUrl: null,       // the full-size result for the download, made once when asked for
@@ -42,6 +43,7 @@ async function upload(file) {
 function options() {
   const chosen = {model: $("model").value};
   if (state.temperature !== null) chosen.temperature = state.temperature;
+  if (state.neutralLean !== null) chosen.neutral_lean = state.neutralLean;
   return chosen;
 }
 
@@ -328,6 +330,11 @@ $("model").addEventListener("change", colorizePhoto);
 $("temperature").addEventListener("input", (event) => { $("temperature-value").textContent = event.target.value; });
 $("temperature").addEventListener("change", (event) => {
   state.temperature = Number(event.target.value);
+  colorizePhoto();
+});
+$("neutral-lean").addEventListener("input", (event) => { $("neutral-lean-value").textContent = event.target.value; });
+$("neutral-lean").addEventListener("change", (event) => {
+  state.neutralLean = Number(event.target.value);
   colorizePhoto();
 });
 for (const id of ["input-image", "result-image"]) $(id).addEventListener("click", (event) => pickAt(imagePoint(event)));
