@@ -27,10 +27,7 @@ from shared import hints as hints_module
 @lru_cache(maxsize=4)
 def colorizer(model=cli.DEFAULT_MODEL, temperature=None, batch_size=8, neutral_lean=None):
     """The loaded model as a `shared.inference.Colorizer`, kept for later calls with the same arguments."""
-    loaded = inference.load_colorizer(str(model), batch_size, temperature)
-    if neutral_lean is not None:
-        loaded.set_neutral_lean(neutral_lean)
-    return loaded
+    return inference.load_colorizer(str(model), batch_size, temperature, neutral_lean=neutral_lean)
 
 
 def image(source, model=cli.DEFAULT_MODEL, temperature=None, hints=None, reference=None, neutral_lean=None):

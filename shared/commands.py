@@ -139,9 +139,8 @@ def run_test(tier, default_input, argv=None, colorizer=None):
     """The common test.py: for each input image write <output>/<stem>.png at its own size, then
     a comparison figure and metrics.csv, and print PSNR, SSIM and colorfulness."""
     args = build_test_parser(tier, default_input).parse_args(argv)
-    colorizer = colorizer or inference.load_colorizer(args.model, args.batch_size, args.temperature, args.precision)
-    if args.neutral_lean is not None:
-        colorizer.set_neutral_lean(args.neutral_lean)
+    colorizer = colorizer or inference.load_colorizer(args.model, args.batch_size, args.temperature, args.precision,
+                                                      args.neutral_lean)
     paths = list_images(args.input, min_side=colorizer.min_side)
     labels = dict(zip(paths, input_labels(paths, args.input)))
     names = dict(zip(paths, result_names(labels.values())))

@@ -454,13 +454,16 @@ def set_neutral_lean(keras_model, strength, name="the model"):
     lean.strength = float(strength)
 
 
-def load_colorizer(model, batch_size=8, temperature=None, precision=accel.COLORIZING_PRECISION):
+def load_colorizer(model, batch_size=8, temperature=None, precision=accel.COLORIZING_PRECISION, neutral_lean=None):
     """A tier name or .keras path -> a Colorizer, its BatchNorms folded into their convolutions (the same
     colours, faster: shared/layers.py); `temperature` (classification models only) sets the annealed
     mean's temperature: lower is more vivid, higher calmer (default 0.38, Zhang et al.);
     `precision`: what the network computes in (shared/accel.py; auto: bfloat16 on CPUs with native
-    bfloat16, where it is about 2x faster and gives the same evaluation table, else float32)."""
+    bfloat16, where it is about 2x faster and gives the same evaluation table, else float32);
+    `neutral_lean` (models with a neutral lean only) scales it: 0 the network's own colours, 1 the full fit."""
     keras_model = load_model(model, loader=lambda path: load_for_inference(path, precision))
     if temperature is not None:
         set_temperature(keras_model, temperature, cli.model_path(model))
+    if neutral_lean is not None:
+        set_neutral_lean(keras_model, neutral_lean, keras_model.name)
     return Colorizer(keras_model, batch_size=batch_size)

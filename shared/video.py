@@ -650,9 +650,7 @@ def choose_output(source, output, model):
 
 
 def prepare_colorizer(model, batch_size, temperature, precision, source, neutral_lean=None):
-    colorizer = inference.load_colorizer(model, batch_size, temperature, precision)
-    if neutral_lean is not None:
-        colorizer.set_neutral_lean(neutral_lean)
+    colorizer = inference.load_colorizer(model, batch_size, temperature, precision, neutral_lean)
     width, height = source.size
     colorizer.check_size(height, width, name=f"{source.name}'s frame")
     return colorizer

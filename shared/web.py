@@ -213,6 +213,10 @@ def parse_temperature(value):
     return parse_number(value, "temperature")
 
 
+def parse_neutral_lean(value):
+    return parse_number(value, "the neutral lean")
+
+
 # --- photos being worked on ---------------------------------------------------------------------
 
 
@@ -368,7 +372,7 @@ def create_app(workspace, default_model=cli.DEFAULT_MODEL, limits=None):
         time a PNG takes, and the page runs on this computer), or with "full": true its full-size result as a PNG
         in the input's depth (16 bits for a 16-bit upload) with its metadata (shared/photo_files.py)."""
         model, temperature = _model(request, models), parse_temperature(request.get("temperature"))
-        neutral_lean = parse_number(request.get("neutral_lean"), "the neutral lean")
+        neutral_lean = parse_neutral_lean(request.get("neutral_lean"))
         given, full = guidance(request, workspace), bool(request.get("full"))
         with network:
             photo, source = photos.get(request.get("id", ""), model, temperature, neutral_lean)
@@ -396,7 +400,7 @@ def create_app(workspace, default_model=cli.DEFAULT_MODEL, limits=None):
     def start_video(request: dict):
         source = workspace.path_of(request.get("id", ""))
         job = videos.start(source, model=_model(request, models), temperature=parse_temperature(request.get("temperature")),
-                           neutral_lean=parse_number(request.get("neutral_lean"), "the neutral lean"),
+                           neutral_lean=parse_neutral_lean(request.get("neutral_lean")),
                            side_by_side=bool(request.get("side_by_side")))
         return {"job": job.id}
 
