@@ -91,8 +91,9 @@ def ridge(features, targets, strength):
     return weights / scale, centre - float((weights / scale) @ mean)
 
 
-def predicted_leans(features, weights, bias, gain):
-    return np.logaddexp(0.0, gain * (features @ weights + bias))  # softplus
+def predicted_leans(regression, gain):
+    """The leans g = softplus(gain * r) of the regression's outputs r, as NeutralLean computes them."""
+    return np.logaddexp(0.0, gain * regression)
 
 
 def leave_one_out(features, targets, strength):
@@ -144,7 +145,7 @@ def main(argv=None):
           f"{group_mean(errors.min(1)):.1f}")
     scores = {}
     for strength in RIDGE_STRENGTHS:
-        leans = np.logaddexp(0.0, lean.gain * leave_one_out(features, targets, strength))
+        leans = predicted_leans(leave_one_out(features, targets, strength), lean.gain)
         per_photo = decoded_errors(logits, true_ab, leans, args.temperature, args.neutral_prior)
         scores[strength] = group_mean(per_photo)
         print(f"  ridge {strength:g}, leave-one-out: mean squared ab error {scores[strength]:.1f} (" +

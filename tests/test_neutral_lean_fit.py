@@ -25,7 +25,7 @@ def test_ridge_recovers_a_linear_rule_and_the_leans_follow_it():
     targets = features @ [0.5, -0.02, 3.0, 0.0, 0.0] + 0.1
     weights, bias = fit.ridge(features, targets, strength=1e-6)
     np.testing.assert_allclose(features @ weights + bias, targets, atol=1e-4)
-    leans = fit.predicted_leans(features, weights, bias, gain=10.0)
+    leans = fit.predicted_leans(features @ weights + bias, gain=10.0)
     np.testing.assert_allclose(leans, np.logaddexp(0, 10 * targets), rtol=1e-4)
     assert fit.softplus_inverse(np.array([0.0]))[0] == np.log(np.expm1(fit.SMALLEST_LEAN))
 
