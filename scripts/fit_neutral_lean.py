@@ -69,10 +69,7 @@ def decoded_errors(logits, true_ab, leans, temperature, neutral_prior):
     errors = np.zeros(grid.shape)
     for i in range(len(logits)):
         for j, lean in enumerate(grid[i]):
-            tempered = (logits[i] - lean * squared) / temperature + prior
-            tempered -= tempered.max(-1, keepdims=True)
-            probability = np.exp(tempered)
-            probability /= probability.sum(-1, keepdims=True)
+            probability = hints.softmax((logits[i] - lean * squared) / temperature + prior)
             errors[i, j] = float(((probability @ ab_bins.BINS - true_ab[i]) ** 2).sum(-1).mean())
     return errors[:, 0] if per_photo else errors
 
