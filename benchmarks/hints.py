@@ -174,6 +174,9 @@ REGION_GRID = {  # (edge weight, sigma, lightness sigma, colour sigma, fill): --
                           (20.0, 9.0, 14.0, 15.0, "network", 1.0, 20.0, 12.0, 1.0),  # the most PSNR at <= 8% worse
                           *itertools.product((20.0,), (9.0,), (10.0, 12.0), (10.0, 15.0), ("network",), (8.0, 16.0),
                                              (20.0,), (12.0,), (1.0,))],
+    "long toward": [(20.0, 9.0, 10.0, 10.0, "network", 16.0, 20.0, 12.0, 1.0, "network"),  # shipped before "toward"
+                    *itertools.product((20.0,), (9.0,), (10.0,), (10.0,), ("network",), (16.0, 64.0), (4.0, 6.0, 10.0, 20.0),
+                                       (4.0, 6.0, 12.0), (1.0,), ("toward",))],
     "wider lightness": list(itertools.product((0.0, 0.5), (6.4,), (14.0, 16.0, 18.0, 20.0), (15.0, 20.0, 25.0),
                                               ("network",))),
 }
@@ -198,7 +201,7 @@ def tune_regions(colorizer, photos, seed, grid="distance"):
                       (red, photo.ab_norm(red) * lab.AB_SCALE), {}, (photo.region_colours(), photo.unleaned_logits)))
 
     def score(edge_weight, sigma, lightness_sigma, colour_sigma, fill, long_strength=0.0, long_lightness_sigma=None,
-              long_colour_sigma=None, contrast=1.0):
+              long_colour_sigma=None, contrast=1.0, long_fill="network"):
         counts, gains, followed, reaches = [], [], [], []
         for rgb, l_channel, true_ab, automatic, singles, ten, ten_ab, (red, red_ab), kept_regions, network in cases:
             if edge_weight is not None and edge_weight not in kept_regions:  # the distances, kept per edge weight
@@ -213,9 +216,8 @@ def tune_regions(colorizer, photos, seed, grid="distance"):
                 regions.long_strength = long_strength
                 regions.long_lightness_sigma, regions.long_colour_sigma = long_lightness_sigma, long_colour_sigma
                 regions.contrast = contrast
-                weights = [hints.weight_at_size(weight, l_channel) for weight in regions.weights(points)]
-                return lab.AB_SCALE * hints.within_regions(automatic / lab.AB_SCALE, hinted / lab.AB_SCALE, weights, points,
-                                                           l_channel.shape, fill)
+                return lab.AB_SCALE * regions.bound(automatic / lab.AB_SCALE, hinted / lab.AB_SCALE, points, l_channel,
+                                                    fill, long_fill)
 
             for point, hinted in singles:
                 counts.append(locality_counts(automatic, weighed([point], hinted), true_ab))
@@ -229,25 +231,26 @@ def tune_regions(colorizer, photos, seed, grid="distance"):
 
     print(f"{len(photos)} validation photos, {LOCALITY_POINTS} true-colour hints each alone, 10 random points")
     print("| edge weight | sigma | lightness sigma | colour sigma | fill | long strength | long lightness sigma | "
-          "long colour sigma | contrast | changed | worse | mean ab error gained | "
-          "10 points: PSNR gain (dB) | following | one red hint moves |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "long colour sigma | contrast | long fill | changed | worse | mean ab error gained | "
+          "10 points: PSNR gain (dB) | following | one red hint moves |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     results = {}
     grid = [(*s[:2], *s[2], "network") if len(s) == 3 else s for s in REGION_GRID[grid]]
     grid = [(*s[:6], *s[6], *s[7:]) if len(s) == 8 and isinstance(s[6], tuple) else s for s in grid]
     grid = [(*s, 0.0, None, None) if len(s) == 5 else s for s in grid]
     grid = [(*s, 1.0) if len(s) == 8 else s for s in grid]
+    grid = [(*s, "network") if len(s) == 9 else s for s in grid]  # the long reach as a region, before "toward"
     for settings in [NO_REGIONS, *grid]:
         results[settings] = score(*settings)
         changed, worse, gained, gain, followed, reach = results[settings]
-        names = ("priors alone", *[""] * 8) if settings[0] is None else settings
+        names = ("priors alone", *[""] * 9) if settings[0] is None else settings
         print(f"| {' | '.join(map(str, names))} | {100 * changed:.1f}% | {100 * worse:.1f}% | {gained:+.2f} | "
               f"{gain:+.2f} | {100 * followed:.0f}% | {100 * reach:.0f}% |", flush=True)
     print(f"rule: {REGION_RULE}")
     print("chosen: edge weight, sigma, lightness sigma, colour sigma, fill, long strength, long lightness sigma, long "
-          f"colour sigma, contrast = {choose_regions(results)}")
+          f"colour sigma, contrast, long fill = {choose_regions(results)}")
 
 
-NO_REGIONS = (None,) * 9  # --tune-regions: the priors alone
+NO_REGIONS = (None,) * 10  # --tune-regions: the priors alone
 MAX_WORSE = 0.08  # issue 29's bar: a true-colour hint makes at most this share of the pixels it changes worse
 RED_REACH_SHARE = 0.5  # a red hint may move at most this share of what it moves with the priors alone
 CUT_MARGIN = 0.05  # ab units: a setting "cuts the mean ab error as much as the priors alone" to within this

@@ -334,6 +334,8 @@ REGION_SIDE = 256  # px: the long side of the lightness the geodesic distance is
 REGION_EDGE_WEIGHT = 20.0  # cost of a step per L unit of gradient, over the step's own 1
 REGION_SIGMA = 9.0  # share of REGION_SIDE: the geodesic distance at which the weight falls to exp(-1/2)
 REGION_FILL = "network"  # what a region takes: the network's change ("network"), its hint's shift ("shift") or colour ("colour")
+LONG_FILL = "toward"  # what the long reach takes (with REGION_FILL "network"): the part of the network's change toward the
+# hint's colour ("toward", `within_reach`) or all of it ("network", as a region)
 REGION_CONTRAST = 1.0  # a weight w becomes 0.5 + contrast x (w - 0.5), clipped to [0, 1]: above 1, regions fill fully and end sooner
 REGION_COLOUR_SIGMA = 10.0  # ab units: automatic colours this far apart divide the weight by sqrt(e)
 REGION_LIGHTNESS_SIGMA = 10.0  # L units: a lightness this far from the hinted pixel's divides the weight by sqrt(e)
@@ -343,8 +345,8 @@ REGION_LIGHTNESS_SIGMA = 10.0  # L units: a lightness this far from the hinted p
 # click stays off the trees, where the network never expects red. That weight is LONG_STRENGTH x that share x the
 # Gaussians of the gaps (LONG_LIGHTNESS_SIGMA, LONG_COLOUR_SIGMA); a pixel takes the larger of the two weights.
 LONG_STRENGTH = 16.0  # 0: a hint stays within its region
-LONG_LIGHTNESS_SIGMA = 20.0  # L units
-LONG_COLOUR_SIGMA = 12.0  # ab units
+LONG_LIGHTNESS_SIGMA = 6.0  # L units
+LONG_COLOUR_SIGMA = 6.0  # ab units
 PLAUSIBLE_RADIUS = 15.0  # ab units: the bins counted as the hint's colour in the network's distribution
 GUIDE_RADIUS = 2  # px at REGION_SIDE: the guided filter's window radius (scaled to the output's size)
 GUIDE_EPSILON = 1e-3  # the guided filter's regulariser, in (L / 100)^2: edges above about 3 L units steer it
@@ -419,6 +421,20 @@ def within_regions(base, hinted, weights, points, image_shape, fill=REGION_FILL)
     return base + moved / np.maximum(total, 1.0)[..., None]
 
 
+def within_reach(base, hinted, region_weight, long_weight, targets):
+    """The colours the points' hints give (ab_norm, HxWx2) with LONG_FILL "toward": `base` the colours without the
+    points, `hinted` the network's with them, the strongest region's and long reach's weights at that size (HxW)
+    and the long reach's `targets` (`HintRegions.long_targets`, at that size). Within a region a pixel takes the
+    network's change by the region's weight; where the long reach is stronger, it takes by the difference only the
+    part of the change toward its target colour, at most up to that colour: beyond the hint's object the network
+    often moves a pixel across, or away from, the hint's colour (toward its colours before the neutral lean),
+    which made a quarter of the pixels it moved there worse on validation."""
+    change, toward = hinted - base, targets - base
+    squared = np.maximum((toward**2).sum(-1, keepdims=True), 1e-8)
+    along = np.clip((change * toward).sum(-1, keepdims=True) / squared, 0.0, 1.0) * toward
+    return base + region_weight[..., None] * change + np.maximum(long_weight - region_weight, 0.0)[..., None] * along
+
+
 class HintRegions:
     """One photo's hint regions: for a point, how much of the change its hint makes each pixel takes.
 
@@ -454,12 +470,13 @@ class HintRegions:
             self._distances[(row, col)] = geodesic_distance(self.costs, row, col)
         return self._distances[(row, col)]
 
-    def weights(self, points):
-        """Each point's small-size weight (in [0, 1]): Gaussians of the geodesic distance from it, of the gap
-        between each pixel's lightness and its (lightness sigma) and of the gap between their automatic colours
-        (colour sigma, given the automatic colours), multiplied."""
+    def weight_pairs(self, points):
+        """Each point's small-size weights (in [0, 1]), (region, long reach): the region's, Gaussians of the geodesic
+        distance from it, of the gap between each pixel's lightness and its (lightness sigma) and of the gap between
+        their automatic colours (colour sigma, given the automatic colours), multiplied; the long reach's
+        (`long_weight`), zeros where it is off."""
         scale = self.sigma * max(self.l_small.shape)
-        weights = []
+        pairs = []
         for x, y, colour in points:
             row, col = cell_of(x, y, self.image_shape, self.l_small.shape)
             exponent = (self.distance(x, y) / scale) ** 2
@@ -471,9 +488,36 @@ class HintRegions:
             if self.contrast != 1:
                 weight = np.clip(0.5 + self.contrast * (weight - 0.5), 0.0, 1.0)
             if self.long_strength > 0 and self.probabilities is not None and self.ab_small is not None:
-                weight = np.maximum(weight, self.long_weight(row, col, colour_ab_norm(colour) * lab.AB_SCALE))
-            weights.append(weight)
-        return weights
+                reach = self.long_weight(row, col, colour_ab_norm(colour) * lab.AB_SCALE)
+            else:
+                reach = np.zeros_like(weight)
+            pairs.append((weight, reach))
+        return pairs
+
+    def weights(self, points):
+        """Each point's small-size weight (in [0, 1]): the larger of its region's and its long reach's."""
+        return [np.maximum(region, reach) for region, reach in self.weight_pairs(points)]
+
+    def bound(self, base, hinted, points, guide, fill=REGION_FILL, long_fill=LONG_FILL):
+        """The colours (ab_norm, HxWx2) the points' hints give within their regions and long reach: `base` the colours
+        without the points, `hinted` the network's with them, both at the size of `guide`, the photo's L there."""
+        if fill == "network" and long_fill == "toward":
+            pairs = self.weight_pairs(points)
+            regions, reaches = [region for region, _ in pairs], [reach for _, reach in pairs]
+            targets = cv2.resize(self.long_targets(points, reaches), guide.shape[::-1], interpolation=cv2.INTER_NEAREST)
+            return within_reach(base, hinted, weight_at_size(np.max(regions, axis=0), guide),
+                                weight_at_size(np.max(reaches, axis=0), guide), targets)
+        small = self.weights(points)
+        if fill == "network":  # only the strongest counts: one filter at the output's size
+            small = [np.max(small, axis=0)]
+        weights = [weight_at_size(weight, guide) for weight in small]
+        return within_regions(base, hinted, weights, points, self.image_shape, fill)
+
+    def long_targets(self, points, reaches):
+        """The hint colours (ab_norm, small-size HxWx2) the long reach moves each pixel toward: at each pixel, that of
+        the point whose long reach (`reaches`, one per point) is the strongest there."""
+        colours = np.array([colour_ab_norm(colour) for _, _, colour in points], np.float32)
+        return colours[np.argmax(reaches, axis=0)]
 
     def long_weight(self, row, col, hint_ab):
         """The weight beyond the region of a hint of `hint_ab` (ab units) at small pixel (row, col): LONG_STRENGTH

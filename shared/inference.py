@@ -288,11 +288,7 @@ class PreparedPhoto:
         hinted = self.guided_ab(points, palette)
         if not self.colorizer.hint_regions:
             return at_size(hinted, shape)
-        guide, small = self.lightness_at(shape), self.regions.weights(points)
-        if hints.REGION_FILL == "network":  # only the strongest counts: one filter at the output's size
-            small = [np.max(small, axis=0)]
-        weights = [hints.weight_at_size(weight, guide) for weight in small]
-        return hints.within_regions(at_size(base, shape), at_size(hinted, shape), weights, points, self.l_channel.shape)
+        return self.regions.bound(at_size(base, shape), at_size(hinted, shape), points, self.lightness_at(shape))
 
     def suggest(self, x, y, k=8, points=None, palette=None):
         """The k most likely colours at pixel (x, y), as 8-bit RGB at its lightness, most likely first."""

@@ -251,6 +251,32 @@ def test_beyond_its_region_a_hint_reaches_like_pixels_only_where_the_network_fin
         assert (red_weight[:, :40].min() > 0.3) == (regions is reaching)  # red is likely on the left: reached
 
 
+def test_beyond_its_region_a_pixel_takes_only_the_part_of_the_change_toward_the_hint_colour():
+    """Region weight 1 on the left, long reach 1 everywhere, the hint's colour +0.5 in a: the left takes the network's
+    change whole; the right only its part along a, and none of a change away from the hint's colour, and never past
+    the hint's colour."""
+    base, targets = np.zeros((4, 8, 2), np.float32), np.tile(np.float32([0.5, 0.0]), (4, 8, 1))
+    region, reach = np.zeros((4, 8), np.float32), np.ones((4, 8), np.float32)
+    region[:, :4] = 1.0
+    for change, beyond in (((0.3, 0.3), (0.3, 0.0)), ((-0.3, 0.2), (0.0, 0.0)), ((0.8, 0.1), (0.5, 0.0))):
+        hinted = base + np.float32(change)
+        result = hints.within_reach(base, hinted, region, reach, targets)
+        np.testing.assert_allclose(result[:, :4], hinted[:, :4], atol=1e-6)  # its region: the network's change
+        np.testing.assert_allclose(result[:, 4:], np.broadcast_to(np.float32(beyond), (4, 4, 2)), atol=1e-6)
+    halfway = hints.within_reach(base, base + np.float32([0.5, 0.0]), np.zeros_like(region), reach / 2, targets)
+    np.testing.assert_allclose(halfway[..., 0], 0.25, atol=1e-6)  # by the long reach's weight
+
+
+def test_the_long_reach_moves_toward_the_colour_of_the_hint_that_reaches_strongest():
+    regions = hints.HintRegions(two_regions())
+    left, right = np.zeros((96, 128), np.float32), np.zeros((96, 128), np.float32)
+    left[:, :64], right[:, 64:] = 1.0, 1.0
+    red, blue = (200, 30, 30), (30, 30, 200)
+    targets = regions.long_targets([(10, 48, red), (120, 48, blue)], [left, right])
+    np.testing.assert_allclose(targets[:, :64], np.broadcast_to(hints.colour_ab_norm(red), (96, 64, 2)), atol=1e-6)
+    np.testing.assert_allclose(targets[:, 64:], np.broadcast_to(hints.colour_ab_norm(blue), (96, 64, 2)), atol=1e-6)
+
+
 def test_several_hints_each_weigh_their_own_region_and_are_kept_per_point():
     l_channel = two_regions()
     regions = hints.HintRegions(l_channel)
