@@ -177,6 +177,10 @@ REGION_GRID = {  # (edge weight, sigma, lightness sigma, colour sigma, fill): --
     "long toward": [(20.0, 9.0, 10.0, 10.0, "network", 16.0, 20.0, 12.0, 1.0, "network"),  # shipped before "toward"
                     *itertools.product((20.0,), (9.0,), (10.0,), (10.0,), ("network",), (16.0, 64.0), (4.0, 6.0, 10.0, 20.0),
                                        (4.0, 6.0, 12.0), (1.0,), ("toward",))],
+    "region sigma": list(itertools.product((20.0,), (3.0, 4.5, 6.0, 9.0), (10.0,), (10.0,), ("network",), (16.0, 64.0), (6.0,),
+                                           (6.0,), (1.0,), ("toward",))),
+    "narrower region, stronger reach": list(itertools.product((20.0,), (4.5, 6.0), (10.0,), (10.0,), ("network",), (24.0, 32.0),
+                                                              (5.0, 6.0), (6.0,), (1.0,), ("toward",))),
     "wider lightness": list(itertools.product((0.0, 0.5), (6.4,), (14.0, 16.0, 18.0, 20.0), (15.0, 20.0, 25.0),
                                               ("network",))),
 }
