@@ -504,7 +504,7 @@ class HintRegions:
         if fill == "network" and long_fill == "toward":
             pairs = self.weight_pairs(points)
             regions, reaches = [region for region, _ in pairs], [reach for _, reach in pairs]
-            targets = cv2.resize(self.long_targets(points, reaches), guide.shape[::-1], interpolation=cv2.INTER_NEAREST)
+            targets = cv2.resize(self.long_targets(points, regions, reaches), guide.shape[::-1], interpolation=cv2.INTER_NEAREST)
             return within_reach(base, hinted, weight_at_size(np.max(regions, axis=0), guide),
                                 weight_at_size(np.max(reaches, axis=0), guide), targets)
         small = self.weights(points)
@@ -513,11 +513,13 @@ class HintRegions:
         weights = [weight_at_size(weight, guide) for weight in small]
         return within_regions(base, hinted, weights, points, self.image_shape, fill)
 
-    def long_targets(self, points, reaches):
+    def long_targets(self, points, regions, reaches):
         """The hint colours (ab_norm, small-size HxWx2) the long reach moves each pixel toward: at each pixel, that of
-        the point whose long reach (`reaches`, one per point) is the strongest there."""
+        the point whose region and long reach (`regions`, `reaches`, one of each per point) add up to the most there.
+        (The long reach alone ties wherever several hints' reach is clipped at 1: a hinted pixel would then move
+        toward the first hint's colour, not its own.)"""
         colours = np.array([colour_ab_norm(colour) for _, _, colour in points], np.float32)
-        return colours[np.argmax(reaches, axis=0)]
+        return colours[np.argmax(np.add(regions, reaches), axis=0)]
 
     def long_weight(self, row, col, hint_ab):
         """The weight beyond the region of a hint of `hint_ab` (ab units) at small pixel (row, col): LONG_STRENGTH

@@ -268,11 +268,14 @@ def test_beyond_its_region_a_pixel_takes_only_the_part_of_the_change_toward_the_
 
 
 def test_the_long_reach_moves_toward_the_colour_of_the_hint_that_reaches_strongest():
+    """Red's long reach is 1 everywhere, blue's on the right half too (a tie, clipped): where blue's region is, its own
+    colour; elsewhere red's."""
     regions = hints.HintRegions(two_regions())
-    left, right = np.zeros((96, 128), np.float32), np.zeros((96, 128), np.float32)
-    left[:, :64], right[:, 64:] = 1.0, 1.0
+    everywhere, right = np.ones((96, 128), np.float32), np.zeros((96, 128), np.float32)
+    right[:, 64:] = 1.0
     red, blue = (200, 30, 30), (30, 30, 200)
-    targets = regions.long_targets([(10, 48, red), (120, 48, blue)], [left, right])
+    targets = regions.long_targets([(10, 48, red), (120, 48, blue)], [np.zeros_like(right), right * 0.5],
+                                   [everywhere, right])
     np.testing.assert_allclose(targets[:, :64], np.broadcast_to(hints.colour_ab_norm(red), (96, 64, 2)), atol=1e-6)
     np.testing.assert_allclose(targets[:, 64:], np.broadcast_to(hints.colour_ab_norm(blue), (96, 64, 2)), atol=1e-6)
 
