@@ -144,6 +144,57 @@ def print_locality(colorizer, photos, seed):
               f"{mean['psnr'] - automatic_psnr:+.2f} | {100 * followed:.0f}% | {100 * reach:.0f}% |")
 
 
+def worse_sources(colorizer, photos, seed):
+    """Where the pixels one true-colour hint makes worse come from, with the shipped regions: the changed pixels
+    (locality's hints, the same seed) split by which weight moved them (the region or the long reach), by how far
+    they moved, by the network's share near the hint's colour there (`HintRegions.long_weight`) and by the gap
+    between their automatic colour and the hinted pixel's: {group: (changed pixels, worse, summed ab gained)}."""
+    rng, groups, was = np.random.default_rng(seed), {}, colorizer.hint_regions
+    colorizer.hint_regions = False
+    try:
+        for rgb in photos:
+            l_channel, true_ab = lab.rgb_to_l(rgb), lab.rgb_to_lab(rgb)[..., 1:]
+            photo = inference.PreparedPhoto(colorizer, l_channel)
+            automatic, regions = photo.ab_norm() * lab.AB_SCALE, photo.regions
+            colours = cv2.resize(photo.region_colours(), l_channel.shape[::-1]) * lab.AB_SCALE
+            for point in true_colour_points(rgb, LOCALITY_POINTS, rng):
+                hinted = photo.ab_norm([point])
+                bounded = regions.bound(automatic / lab.AB_SCALE, hinted, [point], l_channel) * lab.AB_SCALE
+                (region, reach), = regions.weight_pairs([point])
+                region, reach = (hints.weight_at_size(weight, l_channel) for weight in (region, reach))
+                hint_ab = hints.colour_ab_norm(point[2]) * lab.AB_SCALE
+                share = cv2.resize(regions.probabilities[..., np.linalg.norm(hints.ab_bins.BINS - hint_ab, axis=-1)
+                                                         <= hints.PLAUSIBLE_RADIUS].sum(-1), l_channel.shape[::-1])
+                moved = np.linalg.norm(bounded - automatic, axis=-1)
+                gained = np.linalg.norm(bounded - true_ab, axis=-1) - np.linalg.norm(automatic - true_ab, axis=-1)
+                gap = np.linalg.norm(colours - colours[point[1], point[0]], axis=-1)
+                changed = moved > CHANGED
+                masks = {"the region": reach <= region, "the long reach": reach > region,
+                         f"moved {CHANGED:.0f}-15 ab": moved <= 15, "moved more than 15 ab": moved > 15,
+                         "the network's share near the hint's colour below 0.06": share < 0.06,
+                         "share 0.06 or more": share >= 0.06, "automatic colour within 5 ab of the hinted pixel's": gap < 5,
+                         "5-10 ab from it": (gap >= 5) & (gap < 10), "10 ab or more from it": gap >= 10}
+                for name, mask in {"all": np.ones_like(changed), **masks}.items():
+                    counted = changed & mask
+                    total = groups.setdefault(name, [0, 0, 0.0])
+                    total[0] += int(counted.sum())
+                    total[1] += int((counted & (gained > WORSE)).sum())
+                    total[2] += float(gained[counted].sum())
+    finally:
+        colorizer.hint_regions = was
+    return groups
+
+
+def print_worse_sources(colorizer, photos, seed):
+    groups = worse_sources(colorizer, photos, seed)
+    changed = max(groups["all"][0], 1)
+    print(f"| changed pixels (>{CHANGED:.0f} ab) moved by or at | share of the changed | of those, worse (>{WORSE:.0f} ab) | "
+          "share of the changed pixels' ab error cut |\n|---|---|---|---|")
+    for name, (count, worse, gained) in groups.items():
+        print(f"| {name} | {100 * count / changed:.1f}% | {100 * worse / max(count, 1):.1f}% | "
+              f"{100 * gained / groups['all'][2]:.0f}% |")
+
+
 REGION_GRID = {  # (edge weight, sigma, lightness sigma, colour sigma, fill): --tune-regions measures each
     "distance": list(itertools.product((0.0, 2.0, 5.0, 10.0, 20.0), (0.2, 0.4, 0.8, 1.6, 3.2, 6.4), (None,), (None,),
                                        ("network",))),
@@ -401,6 +452,8 @@ def main(argv=None):
                         help="measure a grid of the hint regions' settings on the validation split")
     parser.add_argument("--locality", action="store_true",
                         help="how far one true-colour hint reaches, the priors alone and with hint regions")
+    parser.add_argument("--worse-sources", action="store_true",
+                        help="where the pixels one true-colour hint makes worse come from (region, long reach, ...)")
     parser.add_argument("--validation", action="store_true", help="the validation split instead of --input")
     parser.add_argument("--timing", action="store_true",
                         help="the page's hint update at 12 MP and first hinted call at 1 MP")
@@ -423,6 +476,8 @@ def main(argv=None):
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
     if args.locality:
         return print_locality(colorizer, photos, args.seed)
+    if args.worse_sources:
+        return print_worse_sources(colorizer, photos, args.seed)
     if args.timing:
         print("| photo | first hint on a photo shown (s) | a second hint (s) |\n|---|---|---|")
         for megapixels, ((height, width), firsts, laters) in hint_timings(colorizer, photos[0]).items():
