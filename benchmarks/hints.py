@@ -227,11 +227,11 @@ REGION_GRID = {  # (edge weight, sigma, lightness sigma, colour sigma, fill): --
                                      (4.0, 6.0, 10.0), (4.0, 6.0, 12.0), (1.0,), ("toward",))),
     "around the choice": [(20.0, 9.0, 10.0, 10.0, "network", 16.0, 20.0, 12.0, 1.0, "network"),  # shipped before "toward"
                           (20.0, 9.0, 10.0, 10.0, "network", 16.0, 20.0, 12.0, 1.0, "toward"),  # the same, "toward"
-                          (20.0, 6.0, 10.0, 10.0, "network", 0.0, None, None, 1.0, "toward"),  # no long reach
-                          (20.0, 6.0, 10.0, 10.0, "network", 24.0, 5.0, 6.0, 1.0, "network"),  # chosen, long as a region
-                          (20.0, 6.0, 10.0, 10.0, "network", 24.0, 5.0, 6.0, 1.0, "toward"),  # chosen
-                          (20.0, 4.5, 10.0, 10.0, "network", 24.0, 5.0, 6.0, 1.0, "toward"),  # a narrower region
-                          (20.0, 6.0, 10.0, 10.0, "network", 64.0, 10.0, 12.0, 1.0, "toward")],  # a wider, stronger reach
+                          (20.0, 4.5, 10.0, 10.0, "network", 0.0, None, None, 1.0, "toward"),  # no long reach
+                          (20.0, 4.5, 10.0, 10.0, "network", 32.0, 4.0, 6.0, 1.0, "network"),  # chosen, long as a region
+                          (20.0, 4.5, 10.0, 10.0, "network", 32.0, 4.0, 6.0, 1.0, "toward"),  # chosen
+                          (20.0, 4.5, 10.0, 10.0, "network", 16.0, 4.0, 4.0, 1.0, "toward"),  # the fewest worse
+                          (20.0, 9.0, 10.0, 10.0, "network", 32.0, 4.0, 6.0, 1.0, "toward")],  # a wider region
     "wider lightness": list(itertools.product((0.0, 0.5), (6.4,), (14.0, 16.0, 18.0, 20.0), (15.0, 20.0, 25.0),
                                               ("network",))),
 }

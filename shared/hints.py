@@ -332,7 +332,7 @@ def _bin_smoothing(sigma=ab_bins.SMOOTHING_SIGMA):
 
 REGION_SIDE = 256  # px: the long side of the lightness the geodesic distance is measured on
 REGION_EDGE_WEIGHT = 20.0  # cost of a step per L unit of gradient, over the step's own 1
-REGION_SIGMA = 6.0  # share of REGION_SIDE: the geodesic distance at which the weight falls to exp(-1/2)
+REGION_SIGMA = 4.5  # share of REGION_SIDE: the geodesic distance at which the weight falls to exp(-1/2)
 REGION_FILL = "network"  # what a region takes: the network's change ("network"), its hint's shift ("shift") or colour ("colour")
 LONG_FILL = "toward"  # what the long reach takes (with REGION_FILL "network"): the part of the network's change toward the
 # hint's colour ("toward", `within_reach`) or all of it ("network", as a region)
@@ -344,8 +344,8 @@ REGION_LIGHTNESS_SIGMA = 10.0  # L units: a lightness this far from the hinted p
 # PLAUSIBLE_RADIUS ab of the hint's colour): the same sky or lawn beyond a tree takes a true colour, while a red
 # click stays off the trees, where the network never expects red. That weight is LONG_STRENGTH x that share x the
 # Gaussians of the gaps (LONG_LIGHTNESS_SIGMA, LONG_COLOUR_SIGMA); a pixel takes the larger of the two weights.
-LONG_STRENGTH = 24.0  # 0: a hint stays within its region
-LONG_LIGHTNESS_SIGMA = 5.0  # L units
+LONG_STRENGTH = 32.0  # 0: a hint stays within its region
+LONG_LIGHTNESS_SIGMA = 4.0  # L units
 LONG_COLOUR_SIGMA = 6.0  # ab units
 PLAUSIBLE_RADIUS = 15.0  # ab units: the bins counted as the hint's colour in the network's distribution
 GUIDE_RADIUS = 2  # px at REGION_SIDE: the guided filter's window radius (scaled to the output's size)

@@ -284,7 +284,7 @@ def test_several_hints_each_weigh_their_own_region_and_are_kept_per_point():
     l_channel = two_regions()
     regions = hints.HintRegions(l_channel)
     both = regions.weight([(10, 48, (200, 30, 30)), (120, 48, (30, 30, 200))])
-    assert both.min() > 0.6  # each side from its own hint (the far corners through the texture: about 0.7)
+    assert both[:, :60].min() > 0.8 and both[:, 68:].min() > 0.8  # each side from its own hint (the edge's own pixels less)
     assert regions.weight([(10, 48, (200, 30, 30))])[:, 68:].max() < 0.1  # one alone leaves the other side
     assert len(regions._distances) == 2
     regions.weight([(10, 48, (0, 0, 0))])  # the same point again, another colour: no new distance
