@@ -280,6 +280,21 @@ def test_the_long_reach_moves_toward_the_colour_of_the_hint_that_reaches_stronge
     np.testing.assert_allclose(targets[:, 64:], np.broadcast_to(hints.colour_ab_norm(blue), (96, 64, 2)), atol=1e-6)
 
 
+def test_a_hint_on_a_small_object_takes_more_of_its_change_at_its_own_pixel_and_stays_on_the_object():
+    """A 6x6 px light speck on a dark 384x512 photo: its region at 256 px is 3 px across, which bringing it to the
+    output's size thinned at the hinted pixel; scaled (own_pixels_full), the hinted pixel takes more of the change and
+    the dark field still none. (A speck this small still falls short of the whole change: 0.85 of it.)"""
+    l_channel = np.full((384, 512), 20.0, np.float32)
+    l_channel[200:206, 300:306] = 80.0
+    regions = hints.HintRegions(l_channel, long_strength=0.0)
+    point = (303, 203, (200, 30, 30))
+    (small, _), = regions.weight_pairs([point])
+    thinned = hints.weight_at_size(small, l_channel)[203, 303]
+    result = regions.bound(np.zeros((384, 512, 2), np.float32), np.full((384, 512, 2), 0.5, np.float32), [point], l_channel)
+    assert result[203, 303, 0] / 0.5 > thinned + 0.02
+    assert np.abs(result[:190]).max() < 0.01 and np.abs(result[:, :290]).max() < 0.01  # the field as it was
+
+
 def test_several_hints_each_weigh_their_own_region_and_are_kept_per_point():
     l_channel = two_regions()
     regions = hints.HintRegions(l_channel)
