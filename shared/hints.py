@@ -378,29 +378,51 @@ def geodesic_distance(costs, row, col):
 
 
 def guided_filter(guide, source, radius, epsilon):
-    """He et al.'s guided filter: `source` (HxW) smoothed in windows of `radius` px, edges following `guide` (HxW)."""
+    """He et al.'s guided filter: `source` (HxW, or HxWxk: k maps filtered at once) smoothed in windows of `radius`
+    px, edges following `guide` (HxW)."""
     size = (2 * radius + 1, 2 * radius + 1)
 
     def mean(image):
         return cv2.boxFilter(image, cv2.CV_32F, size, borderType=cv2.BORDER_REFLECT)
 
+    def per_map(image):  # the guide's statistics broadcast over the source's maps
+        return image if source.ndim == 2 else image[..., None]
+
     mean_guide, mean_source = mean(guide), mean(source)
     variance = mean(guide * guide) - mean_guide * mean_guide
-    slope = (mean(guide * source) - mean_guide * mean_source) / (variance + epsilon)
-    offset = mean_source - slope * mean_guide
-    return mean(slope) * guide + mean(offset)
+    slope = (mean(per_map(guide) * source) - per_map(mean_guide) * mean_source) / (per_map(variance) + epsilon)
+    offset = mean_source - slope * per_map(mean_guide)
+    return mean(slope) * per_map(guide) + mean(offset)
 
 
 def weight_at_size(weight, l_channel, radius=GUIDE_RADIUS, epsilon=GUIDE_EPSILON):
-    """A weight map at REGION_SIDE -> at the size of `l_channel` (L, [0, 100]), guided by it so that it stops at
-    the photo's edges; in [0, 1]."""
+    """A weight map at REGION_SIDE (or a stack of them, HxWxk) -> at the size of `l_channel` (L, [0, 100]), guided
+    by it so that it stops at the photo's edges; in [0, 1]."""
     height, width = l_channel.shape
-    if weight.shape != (height, width):
+    if weight.shape[:2] != (height, width):
         shrink = weight.shape[0] > height
         weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     scaled_radius = max(1, round(radius * max(height, width) / REGION_SIDE))
     guide = np.asarray(l_channel, np.float32) / lab.L_SCALE
     return np.clip(guided_filter(guide, weight.astype(np.float32), scaled_radius, epsilon), 0.0, 1.0)
+
+
+def weight_at_pixels(weight, l_channel, pixels, radius=GUIDE_RADIUS, epsilon=GUIDE_EPSILON):
+    """`weight_at_size`'s values at the (row, col) `pixels` only, each filtered on a crop around it (what the
+    filter's windows there read): the same numbers, without filtering the whole photo."""
+    height, width = l_channel.shape
+    if weight.shape != (height, width):
+        shrink = weight.shape[0] > height
+        weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    scaled_radius = max(1, round(radius * max(height, width) / REGION_SIDE))
+    margin, values = 2 * scaled_radius + 2, []
+    for row, col in pixels:
+        top, left = max(row - margin, 0), max(col - margin, 0)
+        crop = (slice(top, min(row + margin + 1, height)), slice(left, min(col + margin + 1, width)))
+        guide = np.asarray(l_channel[crop], np.float32) / lab.L_SCALE
+        filtered = guided_filter(guide, np.ascontiguousarray(weight[crop], np.float32), scaled_radius, epsilon)
+        values.append(float(np.clip(filtered[row - top, col - left], 0.0, 1.0)))
+    return values
 
 
 def within_regions(base, hinted, weights, points, image_shape, fill=REGION_FILL):
@@ -431,9 +453,10 @@ def within_reach(base, hinted, region_weight, long_weight, targets):
     often moves a pixel across, or away from, the hint's colour (toward its colours before the neutral lean),
     which made a quarter of the pixels it moved there worse on validation."""
     change, toward = hinted - base, targets - base
-    squared = np.maximum((toward**2).sum(-1, keepdims=True), 1e-8)
-    along = np.clip((change * toward).sum(-1, keepdims=True) / squared, 0.0, 1.0) * toward
-    return base + region_weight[..., None] * change + np.maximum(long_weight - region_weight, 0.0)[..., None] * along
+    change_a, change_b, toward_a, toward_b = change[..., 0], change[..., 1], toward[..., 0], toward[..., 1]
+    share = np.clip((change_a * toward_a + change_b * toward_b) / np.maximum(toward_a**2 + toward_b**2, 1e-8), 0.0, 1.0)
+    share *= np.maximum(long_weight - region_weight, 0.0)  # of the way toward the target colour
+    return base + region_weight[..., None] * change + share[..., None] * toward
 
 
 class HintRegions:
@@ -506,9 +529,7 @@ class HintRegions:
             pairs = self.weight_pairs(points)
             regions, reaches = [region for region, _ in pairs], [reach for _, reach in pairs]
             targets = cv2.resize(self.long_targets(points, regions, reaches), guide.shape[::-1], interpolation=cv2.INTER_NEAREST)
-            region = weight_at_size(np.max(regions, axis=0), guide)
-            for _ in range(OWN_PIXEL_ROUNDS):
-                regions, region = self.own_pixels_full(region, regions, points, guide)
+            region = weight_at_size(np.max(self.own_pixels_full(regions, points, guide), axis=0), guide)
             return within_reach(base, hinted, region, weight_at_size(np.max(reaches, axis=0), guide), targets)
         small = self.weights(points)
         if fill == "network":  # only the strongest counts: one filter at the output's size
@@ -516,20 +537,19 @@ class HintRegions:
         weights = [weight_at_size(weight, guide) for weight in small]
         return within_regions(base, hinted, weights, points, self.image_shape, fill)
 
-    def own_pixels_full(self, region, regions, points, guide):
-        """(`regions`, `region`) again, `region` the strongest region's weight at the size of `guide` and `regions`
-        the points' small-size regions, each scaled first so that its own pixel's weight reaches 1 (at most 20 x; the
-        clipping at 1 and the filter leave it short, so it is done OWN_PIXEL_ROUNDS times): on a small or textured object a region is a
-        few small pixels, and bringing it to the output's size thinned it at the hinted pixel itself (on
-        datasets/unlike 13% of ten hints' pixels ended more than 10 ab from their hint, the automatic colours being
-        far from the true ones there)."""
+    def own_pixels_full(self, regions, points, guide):
+        """The points' small-size `regions`, each scaled so that its own pixel's weight at the size of `guide`
+        (`weight_at_size` of the strongest) reaches 1, at most 20 x (the clipping at 1 and the filter leave it short,
+        so it is done OWN_PIXEL_ROUNDS times): on a small or textured object a region is a few small pixels, and
+        bringing it to the output's size thinned it at the hinted pixel itself (on datasets/unlike 13% of ten hints'
+        pixels ended more than 10 ab from their hint, the automatic colours being far from the true ones there)."""
         height, width = guide.shape
-        scaled = []  # each point's small region, scaled
-        for weight, (x, y, _) in zip(regions, points):
-            row = min(int(y * height / self.image_shape[0]), height - 1)
-            col = min(int(x * width / self.image_shape[1]), width - 1)
-            scaled.append(np.clip(weight / max(float(region[row, col]), 0.05), 0.0, 1.0))
-        return scaled, weight_at_size(np.max(scaled, axis=0), guide)
+        pixels = [(min(int(y * height / self.image_shape[0]), height - 1), min(int(x * width / self.image_shape[1]), width - 1))
+                  for x, y, _ in points]
+        for _ in range(OWN_PIXEL_ROUNDS):
+            values = weight_at_pixels(np.max(regions, axis=0), guide, pixels)
+            regions = [np.clip(weight / max(value, 0.05), 0.0, 1.0) for weight, value in zip(regions, values)]
+        return regions
 
     def long_targets(self, points, regions, reaches):
         """The hint colours (ab_norm, small-size HxWx2) the long reach moves each pixel toward: at each pixel, that of

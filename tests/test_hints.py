@@ -295,6 +295,14 @@ def test_a_hint_on_a_small_object_takes_more_of_its_change_at_its_own_pixel_and_
     assert np.abs(result[:190]).max() < 0.01 and np.abs(result[:, :290]).max() < 0.01  # the field as it was
 
 
+def test_the_weight_at_a_few_pixels_is_the_whole_filtered_weight_there():
+    l_channel = two_regions(300, 400)
+    weight = hints.HintRegions(l_channel).weight([(10, 48, (200, 30, 30))])
+    pixels = [(0, 0), (150, 199), (150, 201), (299, 399), (3, 396)]
+    whole = hints.weight_at_size(weight, l_channel)
+    np.testing.assert_allclose(hints.weight_at_pixels(weight, l_channel, pixels), [whole[p] for p in pixels], atol=1e-5)
+
+
 def test_several_hints_each_weigh_their_own_region_and_are_kept_per_point():
     l_channel = two_regions()
     regions = hints.HintRegions(l_channel)
