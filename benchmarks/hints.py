@@ -163,8 +163,7 @@ def worse_sources(colorizer, photos, seed):
                 (region, reach), = regions.weight_pairs([point])
                 region, reach = (hints.weight_at_size(weight, l_channel) for weight in (region, reach))
                 hint_ab = hints.colour_ab_norm(point[2]) * lab.AB_SCALE
-                share = cv2.resize(regions.probabilities[..., np.linalg.norm(hints.ab_bins.BINS - hint_ab, axis=-1)
-                                                         <= hints.PLAUSIBLE_RADIUS].sum(-1), l_channel.shape[::-1])
+                share = cv2.resize(regions.plausible_share(hint_ab), l_channel.shape[::-1])
                 moved = np.linalg.norm(bounded - automatic, axis=-1)
                 gained = np.linalg.norm(bounded - true_ab, axis=-1) - np.linalg.norm(automatic - true_ab, axis=-1)
                 gap = np.linalg.norm(colours - colours[point[1], point[0]], axis=-1)

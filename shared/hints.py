@@ -398,23 +398,26 @@ def guided_filter(guide, source, radius, epsilon):
 def weight_at_size(weight, l_channel, radius=GUIDE_RADIUS, epsilon=GUIDE_EPSILON):
     """A weight map at REGION_SIDE (or a stack of them, HxWxk) -> at the size of `l_channel` (L, [0, 100]), guided
     by it so that it stops at the photo's edges; in [0, 1]."""
+    weight, scaled_radius = weight_resized(weight, l_channel, radius)
+    guide = np.asarray(l_channel, np.float32) / lab.L_SCALE
+    return np.clip(guided_filter(guide, weight.astype(np.float32), scaled_radius, epsilon), 0.0, 1.0)
+
+
+def weight_resized(weight, l_channel, radius=GUIDE_RADIUS):
+    """A weight map (or a stack, HxWxk) at the size of `l_channel`, and the guided filter's radius (`radius` px at
+    REGION_SIDE) scaled to that size."""
     height, width = l_channel.shape
     if weight.shape[:2] != (height, width):
         shrink = weight.shape[0] > height
         weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    scaled_radius = max(1, round(radius * max(height, width) / REGION_SIDE))
-    guide = np.asarray(l_channel, np.float32) / lab.L_SCALE
-    return np.clip(guided_filter(guide, weight.astype(np.float32), scaled_radius, epsilon), 0.0, 1.0)
+    return weight, max(1, round(radius * max(height, width) / REGION_SIDE))
 
 
 def weight_at_pixels(weight, l_channel, pixels, radius=GUIDE_RADIUS, epsilon=GUIDE_EPSILON):
     """`weight_at_size`'s values at the (row, col) `pixels` only, each filtered on a crop around it (what the
     filter's windows there read): the same numbers, without filtering the whole photo."""
     height, width = l_channel.shape
-    if weight.shape != (height, width):
-        shrink = weight.shape[0] > height
-        weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    scaled_radius = max(1, round(radius * max(height, width) / REGION_SIDE))
+    weight, scaled_radius = weight_resized(weight, l_channel, radius)
     margin, values = 2 * scaled_radius + 2, []
     for row, col in pixels:
         top, left = max(row - margin, 0), max(col - margin, 0)
@@ -563,12 +566,15 @@ class HintRegions:
         """The weight beyond the region of a hint of `hint_ab` (ab units) at small pixel (row, col): LONG_STRENGTH
         x the network's share near the hint's colour x the Gaussians of the lightness and automatic-colour gaps, at
         most 1."""
-        near = np.linalg.norm(ab_bins.BINS - hint_ab, axis=-1) <= PLAUSIBLE_RADIUS
-        share = self.probabilities[..., near].sum(-1)
-        share = cv2.resize(share, self.l_small.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        share = cv2.resize(self.plausible_share(hint_ab), self.l_small.shape[::-1], interpolation=cv2.INTER_LINEAR)
         exponent = (((self.l_small - self.l_small[row, col]) / self.long_lightness_sigma) ** 2
                     + ((self.ab_small - self.ab_small[row, col]) ** 2).sum(-1) / self.long_colour_sigma**2)
         return np.clip(self.long_strength * share * np.exp(-0.5 * exponent), 0.0, 1.0).astype(np.float32)
+
+    def plausible_share(self, hint_ab):
+        """The network's automatic share (at its logits' size) of the bins within PLAUSIBLE_RADIUS of `hint_ab` (ab units)."""
+        near = np.linalg.norm(ab_bins.BINS - hint_ab, axis=-1) <= PLAUSIBLE_RADIUS
+        return self.probabilities[..., near].sum(-1)
 
     def weight(self, points):
         """The small-size weight (in [0, 1]) of the points' hints together: at each pixel, the strongest."""
