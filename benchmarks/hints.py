@@ -228,9 +228,13 @@ REGION_GRID = {  # (edge weight, sigma, lightness sigma, colour sigma, fill): --
                           (20.0, 9.0, 10.0, 10.0, "network", 16.0, 20.0, 12.0, 1.0, "toward"),  # the same, "toward"
                           (20.0, 4.5, 10.0, 10.0, "network", 0.0, None, None, 1.0, "toward"),  # no long reach
                           (20.0, 4.5, 10.0, 10.0, "network", 32.0, 4.0, 6.0, 1.0, "network"),  # chosen, long as a region
-                          (20.0, 4.5, 10.0, 10.0, "network", 32.0, 4.0, 6.0, 1.0, "toward"),  # chosen
+                          (20.0, 4.5, 10.0, 10.0, "network", 32.0, 4.0, 6.0, 1.0, "toward"),  # chosen before the feature term
                           (20.0, 4.5, 10.0, 10.0, "network", 16.0, 4.0, 4.0, 1.0, "toward"),  # the fewest worse
-                          (20.0, 9.0, 10.0, 10.0, "network", 32.0, 4.0, 6.0, 1.0, "toward")],  # a wider region
+                          (20.0, 9.0, 10.0, 10.0, "network", 32.0, 4.0, 6.0, 1.0, "toward"),  # a wider region
+                          (20.0, 4.5, 10.0, 10.0, "network", 32.0, 4.0, 6.0, 1.0, "toward", 0.8)],  # with the feature term
+    # the region's feature term (hints.REGION_FEATURE_SIMILARITY) at the settings "around the choice" chose
+    "features": list(itertools.product((20.0,), (4.5,), (10.0,), (10.0,), ("network",), (32.0,), (4.0,), (6.0,), (1.0,),
+                                       ("toward",), (None, 0.4, 0.6, 0.8, 1.2, 1.6))),
     "wider lightness": list(itertools.product((0.0, 0.5), (6.4,), (14.0, 16.0, 18.0, 20.0), (15.0, 20.0, 25.0),
                                               ("network",))),
 }
@@ -252,15 +256,17 @@ def tune_regions(colorizer, photos, seed, grid="distance"):
         (x, y, _), = random_points(rgb, 1, red_rng)
         red = ((x, y, RED),)
         cases.append((rgb, l_channel, true_ab, automatic, singles, ten, photo.ab_norm(ten) * lab.AB_SCALE,
-                      (red, photo.ab_norm(red) * lab.AB_SCALE), {}, (photo.region_colours(), photo.unleaned_logits)))
+                      (red, photo.ab_norm(red) * lab.AB_SCALE), {},
+                      (photo.region_colours(), photo.unleaned_logits, photo.decoder_features)))
 
     def score(edge_weight, sigma, lightness_sigma, colour_sigma, fill, long_strength=0.0, long_lightness_sigma=None,
-              long_colour_sigma=None, contrast=1.0, long_fill="network"):
+              long_colour_sigma=None, contrast=1.0, long_fill="network", feature_similarity=None):
         counts, gains, followed, reaches = [], [], [], []
         for rgb, l_channel, true_ab, automatic, singles, ten, ten_ab, (red, red_ab), kept_regions, network in cases:
             if edge_weight is not None and edge_weight not in kept_regions:  # the distances, kept per edge weight
-                colours, logits = network  # what the regions compare (PreparedPhoto.regions)
-                kept_regions[edge_weight] = hints.HintRegions(l_channel, colours, edge_weight, automatic_logits=logits)
+                colours, logits, features = network  # what the regions compare (PreparedPhoto.regions)
+                kept_regions[edge_weight] = hints.HintRegions(l_channel, colours, edge_weight, automatic_logits=logits,
+                                                              features=features)
             regions = kept_regions.get(edge_weight)
 
             def weighed(points, hinted):
@@ -269,7 +275,7 @@ def tune_regions(colorizer, photos, seed, grid="distance"):
                 regions.sigma, regions.lightness_sigma, regions.colour_sigma = sigma, lightness_sigma, colour_sigma
                 regions.long_strength = long_strength
                 regions.long_lightness_sigma, regions.long_colour_sigma = long_lightness_sigma, long_colour_sigma
-                regions.contrast = contrast
+                regions.contrast, regions.feature_similarity = contrast, feature_similarity
                 return lab.AB_SCALE * regions.bound(automatic / lab.AB_SCALE, hinted / lab.AB_SCALE, points, l_channel,
                                                     fill, long_fill)
 
@@ -285,26 +291,27 @@ def tune_regions(colorizer, photos, seed, grid="distance"):
 
     print(f"{len(photos)} validation photos, {LOCALITY_POINTS} true-colour hints each alone, 10 random points")
     print("| edge weight | sigma | lightness sigma | colour sigma | fill | long strength | long lightness sigma | "
-          "long colour sigma | contrast | long fill | changed | worse | mean ab error gained | "
-          "10 points: PSNR gain (dB) | following | one red hint moves |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "long colour sigma | contrast | long fill | feature similarity | changed | worse | mean ab error gained | "
+          "10 points: PSNR gain (dB) | following | one red hint moves |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     results = {}
     grid = [(*s[:2], *s[2], "network") if len(s) == 3 else s for s in REGION_GRID[grid]]
     grid = [(*s[:6], *s[6], *s[7:]) if len(s) == 8 and isinstance(s[6], tuple) else s for s in grid]
     grid = [(*s, 0.0, None, None) if len(s) == 5 else s for s in grid]
     grid = [(*s, 1.0) if len(s) == 8 else s for s in grid]
     grid = [(*s, "network") if len(s) == 9 else s for s in grid]  # the long reach as a region, before "toward"
+    grid = [(*s, None) if len(s) == 10 else s for s in grid]  # no feature term, before "features"
     for settings in [NO_REGIONS, *grid]:
         results[settings] = score(*settings)
         changed, worse, gained, gain, followed, reach = results[settings]
-        names = ("priors alone", *[""] * 9) if settings[0] is None else settings
+        names = ("priors alone", *[""] * 10) if settings[0] is None else settings
         print(f"| {' | '.join(map(str, names))} | {100 * changed:.1f}% | {100 * worse:.1f}% | {gained:+.2f} | "
               f"{gain:+.2f} | {100 * followed:.0f}% | {100 * reach:.0f}% |", flush=True)
     print(f"rule: {REGION_RULE}")
     print("chosen: edge weight, sigma, lightness sigma, colour sigma, fill, long strength, long lightness sigma, long "
-          f"colour sigma, contrast, long fill = {choose_regions(results)}")
+          f"colour sigma, contrast, long fill, feature similarity = {choose_regions(results)}")
 
 
-NO_REGIONS = (None,) * 10  # --tune-regions: the priors alone
+NO_REGIONS = (None,) * 11  # --tune-regions: the priors alone
 MAX_WORSE = 0.08  # issue 29's bar: a true-colour hint makes at most this share of the pixels it changes worse
 RED_REACH_SHARE = 0.5  # a red hint may move at most this share of what it moves with the priors alone
 CUT_MARGIN = 0.05  # ab units: a setting "cuts the mean ab error as much as the priors alone" to within this

@@ -340,6 +340,11 @@ LONG_FILL = "toward"  # what the long reach takes (with REGION_FILL "network"): 
 REGION_CONTRAST = 1.0  # a weight w becomes 0.5 + contrast x (w - 0.5), clipped to [0, 1]: above 1, regions fill fully and end sooner
 REGION_COLOUR_SIGMA = 10.0  # ab units: automatic colours this far apart divide the weight by sqrt(e)
 REGION_LIGHTNESS_SIGMA = 10.0  # L units: a lightness this far from the hinted pixel's divides the weight by sqrt(e)
+# What the network sees at a pixel (its decoder's last features, centred on the photo's mean, at a quarter of its
+# working size) bounds a region too: a cosine distance of REGION_FEATURE_SIMILARITY from the hinted cell's divides its
+# weight by e. Lightness and automatic colour alone let a click on a bright lagoon run up a sky of the same lightness
+# and colour across a faint horizon; the network tells water from sky. None: no feature term.
+REGION_FEATURE_SIMILARITY = 0.8
 # A hint also reaches, beyond its region, the pixels that are very like the hinted one in lightness and automatic
 # colour wherever the network itself finds the hint's colour likely (its automatic distribution's share within
 # PLAUSIBLE_RADIUS ab of the hint's colour): the same sky or lawn beyond a tree takes a true colour, while a red
@@ -471,7 +476,7 @@ class HintRegions:
     def __init__(self, l_channel, automatic_ab_norm=None, edge_weight=REGION_EDGE_WEIGHT, sigma=REGION_SIGMA,
                  lightness_sigma=REGION_LIGHTNESS_SIGMA, colour_sigma=REGION_COLOUR_SIGMA, automatic_logits=None,
                  long_strength=LONG_STRENGTH, long_lightness_sigma=LONG_LIGHTNESS_SIGMA, long_colour_sigma=LONG_COLOUR_SIGMA,
-                 contrast=REGION_CONTRAST):
+                 contrast=REGION_CONTRAST, features=None, feature_similarity=REGION_FEATURE_SIMILARITY):
         self.image_shape = np.asarray(l_channel).shape
         self.l_small = region_lightness(l_channel)
         self.ab_small = None  # the automatic colours (ab units) at the small size, for the colour term
@@ -489,6 +494,8 @@ class HintRegions:
         self.probabilities = None if automatic_logits is None else softmax(np.asarray(automatic_logits, np.float32))
         self.long_strength, self.long_lightness_sigma, self.long_colour_sigma = long_strength, long_lightness_sigma, long_colour_sigma
         self.contrast = contrast
+        self.unit_features = None if features is None else unit_centred(features)  # (h, w, C), the network's cells
+        self.feature_similarity = feature_similarity
 
     def distance(self, x, y):
         """Geodesic distance (px at the small size) from the image pixel (x, y) to every small pixel."""
@@ -500,7 +507,8 @@ class HintRegions:
     def weight_pairs(self, points):
         """Each point's small-size weights (in [0, 1]), (region, long reach): the region's, Gaussians of the geodesic
         distance from it, of the gap between each pixel's lightness and its (lightness sigma) and of the gap between
-        their automatic colours (colour sigma, given the automatic colours), multiplied; the long reach's
+        their automatic colours (colour sigma, given the automatic colours), multiplied, and exp(-the network's feature
+        distance / feature_similarity) where features are given; the long reach's
         (`long_weight`), zeros where it is off."""
         scale = self.sigma * max(self.l_small.shape)
         pairs = []
@@ -511,6 +519,8 @@ class HintRegions:
                 exponent += ((self.l_small - self.l_small[row, col]) / self.lightness_sigma) ** 2
             if self.colour_sigma is not None and self.ab_small is not None:
                 exponent += ((self.ab_small - self.ab_small[row, col]) ** 2).sum(-1) / self.colour_sigma**2
+            if self.feature_similarity is not None and self.unit_features is not None:
+                exponent += 2.0 * self.feature_distance(x, y) / self.feature_similarity
             weight = np.exp(-0.5 * exponent).astype(np.float32)
             if self.contrast != 1:
                 weight = np.clip(0.5 + self.contrast * (weight - 0.5), 0.0, 1.0)
@@ -520,6 +530,13 @@ class HintRegions:
                 reach = np.zeros_like(weight)
             pairs.append((weight, reach))
         return pairs
+
+    def feature_distance(self, x, y):
+        """The cosine distance (in [0, 2]) between the network's features at the image pixel (x, y)'s cell and at
+        every cell, at the small size."""
+        row, col = cell_of(x, y, self.image_shape, self.unit_features.shape[:2])
+        distance = 1.0 - self.unit_features @ self.unit_features[row, col]
+        return cv2.resize(distance.astype(np.float32), self.l_small.shape[::-1], interpolation=cv2.INTER_LINEAR)
 
     def weights(self, points):
         """Each point's small-size weight (in [0, 1]): the larger of its region's and its long reach's."""
@@ -579,6 +596,12 @@ class HintRegions:
     def weight(self, points):
         """The small-size weight (in [0, 1]) of the points' hints together: at each pixel, the strongest."""
         return np.max(self.weights(points), axis=0)
+
+
+def unit_centred(features):
+    """Features (h, w, C) less their mean over the cells, each cell's then scaled to length 1 (as HintPrior compares)."""
+    centred = np.asarray(features, np.float32) - np.mean(features, axis=(0, 1), keepdims=True, dtype=np.float32)
+    return centred / np.maximum(np.linalg.norm(centred, axis=-1, keepdims=True), 1e-6)
 
 
 def softmax(logits):

@@ -252,6 +252,12 @@ class PreparedPhoto:
         """The automatic logits before the neutral lean (h, w, n_bins), where the model splits; else None."""
         return None if self._per_photo is None else np.asarray(self._per_photo[-1], np.float32)[0]
 
+    @property
+    def decoder_features(self):
+        """The decoder's last features (h, w, C) at the logits' cells, what hint regions compare; None for a model
+        that does not split."""
+        return None if self._per_photo is None else np.asarray(self._per_photo[GUIDANCE_SPLIT.index("decoder_4b")], np.float32)[0]
+
     def region_colours(self):
         """The automatic colours hint regions compare (ab_norm): decoded from the logits before the neutral lean where
         the guided path reads those (a lean toward grey hides what the network colours differently), else the
@@ -264,7 +270,8 @@ class PreparedPhoto:
     @property
     def regions(self):
         if self._regions is None:
-            self._regions = hints.HintRegions(self.l_channel, self.region_colours(), automatic_logits=self.unleaned_logits)
+            self._regions = hints.HintRegions(self.l_channel, self.region_colours(), automatic_logits=self.unleaned_logits,
+                                              features=self.decoder_features)
         return self._regions
 
     def guided_ab(self, points, palette=None):

@@ -109,6 +109,7 @@ TOO_LONG = {
     "python benchmarks/hints.py --locality --input datasets/unlike": BENCHMARK,
     'python benchmarks/hints.py --tune-regions "around the choice"': BENCHMARK + ": 8 settings on the validation split",
     "python benchmarks/hints.py --tune-regions toward": BENCHMARK + ": 81 settings on the validation split",
+    "python benchmarks/hints.py --tune-regions features": BENCHMARK + ": 6 settings on the validation split",
     "python benchmarks/hints.py --worse-sources --validation": BENCHMARK + ": 240 hints on the validation split",
     "python docs/vintage_car_hints.py": "loads TensorFlow and the model and colorizes the car five times (about 15 s); "
                                         "tests/test_hints.py covers the hint regions it draws",

@@ -228,6 +228,22 @@ def test_a_hint_fills_its_region_and_does_not_cross_a_strong_edge():
     assert flat.weight([(10, 48, (200, 30, 30))])[:, 68:].min() > 0.8
 
 
+def test_a_region_stops_where_the_network_sees_another_thing_of_the_same_lightness():
+    """Flat L, no edge (a lagoon under a sky of its lightness): without features a hint reaches across; given the
+    network's features, alike on each half and unlike between them, it stays on its half."""
+    l_channel = np.full((96, 128), 50.0, np.float32)
+    features = np.zeros((24, 32, 8), np.float32)
+    features[:, :16, 0], features[:, 16:, 1] = 1.0, 1.0  # the left half's cells one thing, the right half's another
+    features += np.random.default_rng(0).normal(0, 0.01, features.shape).astype(np.float32)
+    point = [(10, 48, (200, 30, 30))]
+    blind = hints.HintRegions(l_channel, features=None).weight(point)
+    seeing = hints.HintRegions(l_channel, features=features, feature_similarity=0.4).weight(point)
+    assert blind[:, 68:].min() > 0.8
+    assert seeing[:, :56].min() > 0.8  # its own half
+    assert seeing[:, 72:].max() < 0.1  # not the other (cosine distance 1 there: weight e^-2.5)
+    assert hints.HintRegions(l_channel, features=features, feature_similarity=None).weight(point)[:, 68:].min() > 0.8
+
+
 def test_beyond_its_region_a_hint_reaches_like_pixels_only_where_the_network_finds_its_colour_likely():
     """Two like patches (same lightness and automatic colour) apart, a dark band between; the network expects red on
     the right patch and finds red and green as likely on the left: a red hint on the right reaches the left patch, a
