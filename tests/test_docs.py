@@ -110,6 +110,8 @@ TOO_LONG = {
     'python benchmarks/hints.py --tune-regions "around the choice"': BENCHMARK + ": 8 settings on the validation split",
     "python benchmarks/hints.py --tune-regions toward": BENCHMARK + ": 81 settings on the validation split",
     "python benchmarks/hints.py --tune-regions features": BENCHMARK + ": 6 settings on the validation split",
+    "python benchmarks/lean_bound.py --input datasets/neutral/val datasets/neutral/test datasets/unlike "
+    "datasets/landscapes/test": BENCHMARK + ": every photo of four sets through the network, 15 leans each",
     "python benchmarks/hints.py --worse-sources --validation": BENCHMARK + ": 240 hints on the validation split",
     "python docs/vintage_car_hints.py": "loads TensorFlow and the model and colorizes the car five times (about 15 s); "
                                         "tests/test_hints.py covers the hint regions it draws",

@@ -1,5 +1,6 @@
 """scripts/fit_neutral_lean.py: the lean each photo needs, and the ridge regression that predicts it."""
 
+import cv2
 import numpy as np
 
 from scripts import fit_neutral_lean as fit
@@ -42,3 +43,31 @@ def test_leave_one_out_never_sees_the_photo_it_predicts():
     features = rng.normal(size=(50, 3))
     rule = features @ [1.0, -2.0, 0.5] + 0.3  # a real rule is found without the photo itself
     np.testing.assert_allclose(fit.leave_one_out(features, rule, strength=1e-6), rule, atol=1e-3)
+
+
+def test_the_lean_bound_is_each_photos_least_error_and_the_shipped_lean_colours_as_the_model_does():
+    """benchmarks/lean_bound.py on two neutral validation photos with the shipped full_version."""
+    from benchmarks import lean_bound
+    from shared import cli, data, hints, inference, lab
+
+    model = inference.load_model("full_version")
+    paths = data.list_images(cli.DATASETS / "neutral" / "val")[:2]
+    pooled, logits, true_ab = fit.photo_arrays(model, paths, lean_bound.IMAGE_SIZE)
+    leans = lean_bound.leans_of(model, pooled, logits, true_ab)
+    decoding = ab_bins.decoding_layer(model)
+    errors = {method: fit.decoded_errors(logits, true_ab, lean, decoding.temperature, decoding.neutral_prior)
+              for method, lean in leans.items()}
+    assert np.all(errors[lean_bound.BEST] <= errors[lean_bound.NO_LEAN] + 1e-6)
+    assert np.all(errors[lean_bound.BEST] <= errors[lean_bound.SHIPPED] + 1e-6)
+    assert np.all(leans[lean_bound.SHIPPED] > 0)  # the shipped model leans
+
+    (_, rgb), = data.read_images(paths[:1])
+    small = cv2.resize(rgb, (lean_bound.IMAGE_SIZE,) * 2, interpolation=cv2.INTER_AREA)
+    l_channel = lab.rgb_to_l(small)
+    inputs = {"l_norm": (l_channel / 100.0)[None, ..., None].astype(np.float32),
+              "hints": np.zeros((1, *small.shape[:2], hints.HINT_CHANNELS), np.float32),
+              "palette": np.zeros((1, hints.PALETTE_SIZE), np.float32)}
+    outputs = model(inputs, training=False)
+    own = lab.merge_l_ab(l_channel, np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs)[0])
+    bound = lean_bound.coloured(model, logits[0], leans[lean_bound.SHIPPED][0], l_channel)
+    assert np.abs(own.astype(int) - bound.astype(int)).mean() < 1.5  # the same colours, up to the upsampling
