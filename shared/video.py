@@ -510,11 +510,15 @@ class OutputVideo:
             raise InputError(self._failure()) from error
 
     def _collect(self, wait=False, all_=False):
+        """Count the finished frames at the head of the queue (waiting for the first with `wait`, for all with
+        `all_`); each is counted as soon as it is known written, so that a Ctrl-C while waiting for the next
+        loses no count (the file would hold a frame more than `frames_written` said)."""
         done = 0
         while self.pending and (self.pending[0].done() or wait or all_):
-            self.pending.popleft().result()  # re-raises the writer thread's errors
+            self.pending[0].result()  # re-raises the writer thread's errors; a Ctrl-C here leaves it queued
+            self.pending.popleft()
+            self.frames_written += 1
             done, wait = done + 1, False
-        self.frames_written += done
         return done
 
     def drain(self):

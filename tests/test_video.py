@@ -587,3 +587,20 @@ def test_a_real_ctrl_c_exits_130_and_leaves_a_playable_file(model_path, tmp_path
     assert 10 <= frames_done < 600
     assert len(read_clip(output)[0]) == frames_done
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_a_ctrl_c_while_waiting_for_a_frame_keeps_the_count_of_those_already_written():
+    """The writer has finished one frame; Ctrl-C comes while waiting for the next: the first stays counted (the file
+    holds it) and the second stays queued, to be counted when it is done."""
+    from collections import deque
+    from concurrent.futures import Future
+
+    written, interrupted = Future(), Future()
+    written.set_result(None)
+    interrupted.set_exception(KeyboardInterrupt())  # what waiting on it raises when Ctrl-C arrives
+    output = object.__new__(video.OutputVideo)  # only its queue: no ffmpeg
+    output.pending, output.frames_written = deque([written, interrupted]), 0
+    with pytest.raises(KeyboardInterrupt):
+        output.drain()
+    assert output.frames_written == 1
+    assert list(output.pending) == [interrupted]
