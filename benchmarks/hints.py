@@ -235,6 +235,10 @@ REGION_GRID = {  # (edge weight, sigma, lightness sigma, colour sigma, fill): --
     # the region's feature term (hints.REGION_FEATURE_SIMILARITY) at the settings "around the choice" chose
     "features": list(itertools.product((20.0,), (4.5,), (10.0,), (10.0,), ("network",), (32.0,), (4.0,), (6.0,), (1.0,),
                                        ("toward",), (None, 0.4, 0.6, 0.8, 1.2, 1.6))),
+    # the "toward" grid again with the feature term at the similarity "features" chose
+    "toward with features": list(itertools.product((20.0,), (4.5, 6.0, 9.0), (10.0,), (10.0,), ("network",),
+                                                   (16.0, 32.0, 64.0), (4.0, 6.0, 10.0), (4.0, 6.0, 12.0), (1.0,),
+                                                   ("toward",), (0.8,))),
     "wider lightness": list(itertools.product((0.0, 0.5), (6.4,), (14.0, 16.0, 18.0, 20.0), (15.0, 20.0, 25.0),
                                               ("network",))),
 }

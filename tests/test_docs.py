@@ -110,6 +110,7 @@ TOO_LONG = {
     'python benchmarks/hints.py --tune-regions "around the choice"': BENCHMARK + ": 8 settings on the validation split",
     "python benchmarks/hints.py --tune-regions toward": BENCHMARK + ": 81 settings on the validation split",
     "python benchmarks/hints.py --tune-regions features": BENCHMARK + ": 6 settings on the validation split",
+    'python benchmarks/hints.py --tune-regions "toward with features"': BENCHMARK + ": 81 settings on the validation split",
     "python benchmarks/lean_bound.py --input datasets/neutral/val datasets/neutral/test datasets/unlike "
     "datasets/landscapes/test": BENCHMARK + ": every photo of four sets through the network, 15 leans each",
     "python benchmarks/hints.py --worse-sources --validation": BENCHMARK + ": 240 hints on the validation split",
