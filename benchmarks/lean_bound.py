@@ -30,8 +30,7 @@ NO_LEAN, SHIPPED, BEST = "no lean", "the shipped lean", "the best lean of each p
 def leans_of(model, pooled, logits, true_ab):
     """{method: the lean g of each photo (n,)}: none, the model's own at its strength, the best of LEANS."""
     decoding, lean = ab_bins.decoding_layer(model), ab_bins.neutral_lean_layer(model)
-    errors = np.stack([decoded_errors(logits, true_ab, np.full(len(logits), g), decoding.temperature,
-                                      decoding.neutral_prior) for g in LEANS], axis=1)
+    errors = decoded_errors(logits, true_ab, LEANS, decoding.temperature, decoding.neutral_prior)
     shipped = lean.strength * keras.ops.convert_to_numpy(lean.lean(pooled.astype(np.float32)))
     return {NO_LEAN: np.zeros(len(logits)), SHIPPED: shipped, BEST: LEANS[errors.argmin(1)]}
 
@@ -61,7 +60,8 @@ def per_image_rows(model, paths):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="full_version", help="a full_version with a neutral lean (default: %(default)s)")
+    parser.add_argument("--model", default="full_version",
+                        help="a full_version with a neutral lean (default: %(default)s)")
     parser.add_argument("--input", type=Path, nargs="+", default=[cli.DATASETS / "neutral" / "val"])
     args = parser.parse_args(argv)
     model = inference.load_model(args.model)

@@ -60,11 +60,13 @@ def photo_arrays(model, paths, image_size):
     return np.array(pooled), np.array(logits), np.array(true_ab)
 
 
-def decoded_errors(logits, true_ab, leans, temperature, neutral_prior):
-    """(n, len(leans)): mean squared ab error of each photo decoded with each lean (its own, when leans is (n,))."""
+def decoded_errors(logits, true_ab, leans, temperature, neutral_prior, per_photo=False):
+    """(n, len(leans)): mean squared ab error of each photo decoded with each lean of the grid `leans`; with
+    per_photo, (n,): each photo with its own lean, leans[i]. (Said, not guessed from the lengths: a grid as long as
+    the photos are many is still a grid.)"""
     squared = (ab_bins.BINS**2).sum(-1) / (2.0 * ab_bins.NEUTRAL_LEAN_SIGMA**2)
     prior = ab_bins.NEUTRAL_LOG_PRIOR if neutral_prior else 0.0
-    per_photo = np.ndim(leans) == 1 and len(leans) == len(logits)
+    leans = np.asarray(leans, np.float64)
     grid = leans[:, None] if per_photo else np.broadcast_to(leans, (len(logits), len(leans)))
     errors = np.zeros(grid.shape)
     for i in range(len(logits)):
@@ -143,7 +145,8 @@ def main(argv=None):
     scores = {}
     for strength in RIDGE_STRENGTHS:
         leans = predicted_leans(leave_one_out(features, targets, strength), lean.gain)
-        per_photo = decoded_errors(logits, true_ab, leans, args.temperature, args.neutral_prior)
+        per_photo = decoded_errors(logits, true_ab, leans, args.temperature, args.neutral_prior,
+                                   per_photo=True)
         scores[strength] = group_mean(per_photo)
         print(f"  ridge {strength:g}, leave-one-out: mean squared ab error {scores[strength]:.1f} (" +
               ", ".join(f"{name} {per_photo[group_of == name].mean():.1f}" for name in groups) + ")")

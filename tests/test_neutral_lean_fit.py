@@ -16,7 +16,9 @@ def test_a_grey_photo_painted_by_the_network_needs_a_large_lean_and_a_right_one_
     errors = fit.decoded_errors(logits, true_ab, fit.LEANS, temperature=1.0, neutral_prior=True)
     best = fit.LEANS[errors.argmin(1)]
     assert best[0] >= 5.0 and best[1] == 0.0
-    own = fit.decoded_errors(logits, true_ab, best, temperature=1.0, neutral_prior=True)
+    own = fit.decoded_errors(logits, true_ab, best, temperature=1.0, neutral_prior=True, per_photo=True)
+    two_leans = fit.decoded_errors(logits, true_ab, fit.LEANS[:2], temperature=1.0, neutral_prior=True)
+    np.testing.assert_allclose(two_leans, errors[:, :2])  # a grid as long as the photos are many is still a grid
     np.testing.assert_allclose(own, errors.min(1), rtol=1e-6)
 
 
@@ -55,7 +57,8 @@ def test_the_lean_bound_is_each_photos_least_error_and_the_shipped_lean_colours_
     pooled, logits, true_ab = fit.photo_arrays(model, paths, lean_bound.IMAGE_SIZE)
     leans = lean_bound.leans_of(model, pooled, logits, true_ab)
     decoding = ab_bins.decoding_layer(model)
-    errors = {method: fit.decoded_errors(logits, true_ab, lean, decoding.temperature, decoding.neutral_prior)
+    errors = {method: fit.decoded_errors(logits, true_ab, lean, decoding.temperature, decoding.neutral_prior,
+                                         per_photo=True)
               for method, lean in leans.items()}
     assert np.all(errors[lean_bound.BEST] <= errors[lean_bound.NO_LEAN] + 1e-6)
     assert np.all(errors[lean_bound.BEST] <= errors[lean_bound.SHIPPED] + 1e-6)
